@@ -1,0 +1,96 @@
+//! Measurement: clocks, process execution with kernel accounting (wait4 rusage, per-step
+//! cgroups), whole-tree kill, the background system sampler, and platform/host facts.
+//!
+//! Nothing here knows about suites, runners or reporters. Every collector degrades to a
+//! weaker back end when a capability is missing and says which one it used.
+
+pub mod cancel;
+pub mod cgroup;
+pub mod exec;
+pub mod host;
+pub mod platform;
+#[cfg(target_os = "linux")]
+pub mod procfs;
+pub mod sampler;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Termination {
+    /// Normal exit with this code.
+    Exited(i32),
+    /// Killed by this signal number.
+    Signaled(i32),
+}
+
+impl Termination {
+    /// Shell-style exit code: the code, or 128 + signal.
+    pub fn code(self) -> i32 {
+        match self {
+            Termination::Exited(c) => c,
+            Termination::Signaled(s) => 128 + s,
+        }
+    }
+}
+
+/// Resource usage the kernel accounted for a waited-for process and its waited-for
+/// descendants (`wait4`'s rusage).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rusage {
+    pub user: Duration,
+    pub sys: Duration,
+    /// Largest resident set of any single process in the tree (ru_maxrss, in bytes).
+    pub max_rss_bytes: u64,
+}
+
+/// Usage accounted by a per-step cgroup: covers every process that ever ran in it, also
+/// ones that escaped the process group or were never waited for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CgroupUsage {
+    pub cpu_user: Option<Duration>,
+    pub cpu_sys: Option<Duration>,
+    /// Peak memory charged to the cgroup (includes page cache), bytes.
+    pub memory_peak_bytes: Option<u64>,
+    pub io_read_bytes: Option<u64>,
+    pub io_write_bytes: Option<u64>,
+}
+
+/// System-wide resources seen by the sampler over one window (a step).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ResourceSummary {
+    pub cpu_avg_pct: Option<f64>,
+    pub cpu_peak_pct: Option<f64>,
+    pub mem_start_bytes: Option<u64>,
+    pub mem_end_bytes: Option<u64>,
+    pub mem_peak_bytes: Option<u64>,
+    pub disk_read_bytes: Option<u64>,
+    pub disk_write_bytes: Option<u64>,
+    /// Samples that fell inside the window (the window's two edges included).
+    pub samples: u64,
+}
+
+/// What the sampler cost over its lifetime.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SamplerCost {
+    pub interval: Duration,
+    pub ticks: u64,
+    /// CPU time (user + sys) of the sampler thread.
+    pub cpu: Duration,
+    /// Wall time the sampler ran.
+    pub wall: Duration,
+}
+
+impl SamplerCost {
+    /// CPU used as a percentage of one core.
+    pub fn pct_of_core(&self) -> f64 {
+        if self.wall.is_zero() {
+            0.0
+        } else {
+            100.0 * self.cpu.as_secs_f64() / self.wall.as_secs_f64()
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Pure parsers of /proc text (stat, meminfo, diskstats, ...), allocation-free on the hot path.

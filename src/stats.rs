@@ -1,0 +1,1 @@
+//! Statistics over samples: the stats object, outliers, confidence intervals. Pure.

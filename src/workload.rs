@@ -1,0 +1,1 @@
+//! The built-in workloads of the system-baseline suite, run as `benchmark workload NAME`.
