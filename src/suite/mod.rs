@@ -1,1 +1,553 @@
-//! suite
+//! Suite files: TOML text → validated [`Suite`] → [`Plan`] for one invocation.
+//!
+//! Every error names the file, line and column and says what to do. Parsing takes `&str`;
+//! only [`load`] touches the file system.
+
+mod raw;
+pub mod units;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_spanned::Spanned;
+use sha2::{Digest, Sha256};
+
+use crate::control::valid_name;
+use crate::error::{Error, Location, SuiteError};
+pub use raw::DockerMode;
+use raw::{ExpectExit, RawHook, RawPreflight, RawSuite, Shell};
+
+/// The built-in system-baseline suite (its workloads are built into the binary).
+pub const BASELINE: &str = include_str!("baseline.toml");
+/// The name under which the built-in suite appears in receipts and errors.
+pub const BASELINE_NAME: &str = "<built-in system-baseline>";
+
+/// A validated suite file.
+#[derive(Debug, Clone)]
+pub struct Suite {
+    pub name: String,
+    pub description: Option<String>,
+    pub source: Source,
+    pub runs: u32,
+    pub warmup: u32,
+    pub run_timeout: Option<Duration>,
+    pub shell: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub env_allow: Vec<String>,
+    /// Every mode the suite knows (declared, or used by its steps).
+    pub modes: Vec<String>,
+    pub default_mode: Option<String>,
+    pub working_dir: PathBuf,
+    pub keep_going: bool,
+    pub kill_grace: Duration,
+    pub monitor: Monitor,
+    pub preflight: Vec<Preflight>,
+    pub setup: Vec<Hook>,
+    pub steps: Vec<Step>,
+    pub teardown: Vec<Hook>,
+}
+
+/// Where a suite came from.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// The file, or `None` for the built-in suite.
+    pub path: Option<PathBuf>,
+    /// SHA-256 of the file's bytes (hex).
+    pub sha256: String,
+}
+
+impl Source {
+    pub fn display(&self) -> String {
+        match &self.path {
+            Some(p) => p.display().to_string(),
+            None => BASELINE_NAME.to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Monitor {
+    pub enabled: bool,
+    pub interval: Duration,
+    pub docker: DockerMode,
+}
+
+/// One pre-flight requirement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Check {
+    Command(String),
+    FreeDisk { path: PathBuf, min_bytes: u64 },
+    FreeMemory { min_bytes: u64 },
+    Run(String),
+    DockerDaemon,
+}
+
+#[derive(Debug, Clone)]
+pub struct Preflight {
+    pub name: Option<String>,
+    pub checks: Vec<Check>,
+}
+
+/// A `[[setup]]` or `[[teardown]]` command (not measured).
+#[derive(Debug, Clone)]
+pub struct Hook {
+    pub name: String,
+    pub run: String,
+    pub timeout: Option<Duration>,
+    pub env: BTreeMap<String, String>,
+}
+
+/// A measured `[[step]]`.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub id: String,
+    pub name: String,
+    pub run: String,
+    pub timeout: Option<Duration>,
+    pub env: BTreeMap<String, String>,
+    pub expect_exit: Vec<i32>,
+    pub allow_failure: bool,
+    /// Empty: every mode.
+    pub modes: Vec<String>,
+}
+
+/// What one invocation runs: the suite with the command line's choices applied.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub suite: Suite,
+    pub mode: Option<String>,
+    pub runs: u32,
+    pub warmup: u32,
+    /// The steps of the selected mode, in file order.
+    pub steps: Vec<Step>,
+}
+
+/// The command line's say over a suite.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    pub mode: Option<String>,
+    pub runs: Option<u32>,
+    pub warmup: Option<u32>,
+}
+
+/// Read and validate a suite file.
+pub fn load(path: &Path) -> Result<Suite, SuiteError> {
+    let text = std::fs::read_to_string(path).map_err(|e| SuiteError {
+        location: None,
+        file: path.to_owned(),
+        message: format!("cannot read the suite file: {e}"),
+        help: Some(if e.kind() == std::io::ErrorKind::NotFound {
+            "check the path, or run `benchmark run` without a suite for the system baseline"
+                .to_owned()
+        } else {
+            "check the file's permissions".to_owned()
+        }),
+    })?;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    parse(&text, Some(path), dir)
+}
+
+/// The built-in system-baseline suite.
+pub fn baseline() -> Suite {
+    parse(BASELINE, None, Path::new(".")).expect("the built-in suite is valid (tested)")
+}
+
+/// Parse and validate suite text. `path` is for messages and the receipt (None: built-in);
+/// relative paths in the suite resolve against `dir`.
+pub fn parse(text: &str, path: Option<&Path>, dir: &Path) -> Result<Suite, SuiteError> {
+    let file = path.map_or_else(|| PathBuf::from(BASELINE_NAME), Path::to_owned);
+    let at = |span: std::ops::Range<usize>, message: String, help: Option<String>| SuiteError {
+        location: Some(locate(&file, text, span.start)),
+        file: file.clone(),
+        message,
+        help,
+    };
+    let raw: RawSuite = toml::from_str(text).map_err(|e| {
+        let (message, help) = explain_toml_error(e.message());
+        match e.span() {
+            Some(span) => at(span, message, help),
+            None => SuiteError {
+                location: None,
+                file: file.clone(),
+                message,
+                help,
+            },
+        }
+    })?;
+
+    let settings = raw.suite;
+    let s = settings.as_ref();
+    let count = |v: Option<&Spanned<i64>>, default: u32, min: i64, what: &str| {
+        let Some(v) = v else { return Ok(default) };
+        u32::try_from(*v.get_ref())
+            .ok()
+            .filter(|n| i64::from(*n) >= min)
+            .ok_or_else(|| {
+                at(
+                    v.span(),
+                    format!(
+                        "`{what}` must be a whole number of at least {min}, not {}",
+                        v.get_ref()
+                    ),
+                    None,
+                )
+            })
+    };
+    let runs = count(s.and_then(|s| s.runs.as_ref()), 5, 1, "runs")?;
+    let warmup = count(s.and_then(|s| s.warmup.as_ref()), 1, 0, "warmup")?;
+
+    let shell = match s.and_then(|s| s.shell.as_ref()) {
+        None => vec!["sh".to_owned(), "-c".to_owned()],
+        Some(sh) => match sh.get_ref() {
+            Shell::Program(p) if !p.trim().is_empty() => vec![p.clone(), "-c".to_owned()],
+            Shell::Argv(argv) if !argv.is_empty() && !argv[0].trim().is_empty() => argv.clone(),
+            _ => {
+                return Err(at(
+                    sh.span(),
+                    "`shell` is empty".to_owned(),
+                    Some(
+                        "write a program (`shell = \"bash\"`, run as `bash -c CMD`) or a full \
+                         prefix (`shell = [\"bash\", \"-euo\", \"pipefail\", \"-c\"]`)"
+                            .to_owned(),
+                    ),
+                ));
+            }
+        },
+    };
+
+    // Steps: ids unique and valid, modes known.
+    let mut steps = Vec::new();
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let declared: Option<Vec<String>> = s
+        .and_then(|s| s.modes.as_ref())
+        .map(|m| m.iter().map(|m| m.get_ref().clone()).collect());
+    for raw_step in raw.step {
+        let span = raw_step.span();
+        let st = raw_step.into_inner();
+        let id = st.id.get_ref().clone();
+        if id.is_empty() || id.contains('/') || !valid_name(&id) {
+            return Err(at(
+                st.id.span(),
+                format!("step id `{id}` is not valid"),
+                Some(
+                    "use letters, digits, `_`, `-` and `.`: ids appear in selectors and file names"
+                        .to_owned(),
+                ),
+            ));
+        }
+        if let Some(first) = seen.get(&id) {
+            return Err(at(
+                st.id.span(),
+                format!(
+                    "duplicate step id `{id}` (first defined at line {})",
+                    locate(&file, text, *first).line
+                ),
+                Some("give each [[step]] a unique `id`".to_owned()),
+            ));
+        }
+        seen.insert(id.clone(), span.start);
+        let mut modes = Vec::new();
+        for m in st.modes.iter().flatten() {
+            if let Some(declared) = &declared
+                && !declared.contains(m.get_ref())
+            {
+                return Err(at(
+                    m.span(),
+                    format!("unknown mode `{}` in step `{id}`", m.get_ref()),
+                    Some(format!(
+                        "[suite] modes declares {}; add it there or fix the name",
+                        list(declared)
+                    )),
+                ));
+            }
+            modes.push(m.get_ref().clone());
+        }
+        steps.push(Step {
+            name: st.name.unwrap_or_else(|| id.clone()),
+            id,
+            run: st.run,
+            timeout: st.timeout.map(|d| d.0),
+            env: st.env,
+            expect_exit: match st.expect_exit {
+                None => vec![0],
+                Some(ExpectExit::One(c)) => vec![c],
+                Some(ExpectExit::Any(v)) => v,
+            },
+            allow_failure: st.allow_failure.unwrap_or(false),
+            modes,
+        });
+    }
+    if steps.is_empty() {
+        return Err(SuiteError {
+            location: None,
+            file: file.clone(),
+            message: "the suite has no [[step]]".to_owned(),
+            help: Some(
+                "add at least one:\n  [[step]]\n  id = \"build\"\n  run = \"make\"".to_owned(),
+            ),
+        });
+    }
+    let modes = declared.unwrap_or_else(|| {
+        let mut all: Vec<String> = steps.iter().flat_map(|s| s.modes.clone()).collect();
+        all.sort();
+        all.dedup();
+        all
+    });
+    let default_mode = match s.and_then(|s| s.default_mode.as_ref()) {
+        Some(m) if !modes.contains(m.get_ref()) => {
+            return Err(at(
+                m.span(),
+                format!("unknown default_mode `{}`", m.get_ref()),
+                Some(format!("this suite's modes are {}", list(&modes))),
+            ));
+        }
+        m => m.map(|m| m.get_ref().clone()),
+    };
+
+    let monitor = raw.monitor;
+    let interval = match monitor.as_ref().and_then(|m| m.interval.as_ref()) {
+        Some(i) if i.get_ref().0 < Duration::from_millis(1) => {
+            return Err(at(
+                i.span(),
+                "`interval` must be at least 1ms".to_owned(),
+                Some("set `enabled = false` to turn the sampler off".to_owned()),
+            ));
+        }
+        Some(i) => i.get_ref().0,
+        None => Duration::from_millis(100),
+    };
+
+    let working_dir = match s.and_then(|s| s.working_dir.as_deref()) {
+        Some(w) => dir.join(w),
+        None => dir.to_owned(),
+    };
+    let preflight = raw
+        .preflight
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| preflight(p, &working_dir, &file, i))
+        .collect::<Result<_, _>>()?;
+    let hooks = |kind: &str, v: Vec<RawHook>| -> Vec<Hook> {
+        v.into_iter()
+            .enumerate()
+            .map(|(i, h)| Hook {
+                name: h.name.unwrap_or_else(|| format!("{kind} #{}", i + 1)),
+                run: h.run,
+                timeout: h.timeout.map(|d| d.0),
+                env: h.env,
+            })
+            .collect()
+    };
+
+    Ok(Suite {
+        name: s
+            .and_then(|s| s.name.clone())
+            .or_else(|| {
+                path.and_then(|p| p.file_stem())
+                    .map(|s| s.to_string_lossy().into_owned())
+            })
+            .unwrap_or_else(|| "suite".to_owned()),
+        description: s.and_then(|s| s.description.clone()),
+        source: Source {
+            path: path.map(Path::to_owned),
+            sha256: hex(&Sha256::digest(text.as_bytes())),
+        },
+        runs,
+        warmup,
+        run_timeout: s.and_then(|s| s.timeout).map(|d| d.0),
+        shell,
+        env: s.map(|s| s.env.clone()).unwrap_or_default(),
+        env_allow: s.map(|s| s.env_allow.clone()).unwrap_or_default(),
+        modes,
+        default_mode,
+        working_dir,
+        keep_going: s.and_then(|s| s.keep_going).unwrap_or(false),
+        kill_grace: s
+            .and_then(|s| s.kill_grace)
+            .map_or(Duration::from_secs(2), |d| d.0),
+        monitor: Monitor {
+            enabled: monitor.as_ref().and_then(|m| m.enabled).unwrap_or(true),
+            interval,
+            docker: monitor
+                .as_ref()
+                .and_then(|m| m.docker)
+                .unwrap_or(DockerMode::Auto),
+        },
+        preflight,
+        setup: hooks("setup", raw.setup),
+        steps,
+        teardown: hooks("teardown", raw.teardown),
+    })
+}
+
+impl Suite {
+    /// Apply the command line's choices: the mode and its steps, run counts.
+    pub fn plan(self, opts: &PlanOptions) -> Result<Plan, Error> {
+        let mode = opts.mode.clone().or_else(|| self.default_mode.clone());
+        if let Some(m) = &mode
+            && !self.modes.contains(m)
+        {
+            return Err(Error::Usage(if self.modes.is_empty() {
+                format!(
+                    "unknown mode `{m}`: suite `{}` has no modes (no step has `modes`); run it without --mode",
+                    self.name
+                )
+            } else {
+                format!(
+                    "unknown mode `{m}`: suite `{}` knows {}",
+                    self.name,
+                    list(&self.modes)
+                )
+            }));
+        }
+        let steps: Vec<Step> = self
+            .steps
+            .iter()
+            .filter(|s| match &mode {
+                None => s.modes.is_empty(),
+                Some(m) => s.modes.is_empty() || s.modes.contains(m),
+            })
+            .cloned()
+            .collect();
+        if steps.is_empty() {
+            return Err(Error::Usage(match &mode {
+                Some(m) => format!("mode `{m}` selects no step of suite `{}`", self.name),
+                None => format!(
+                    "suite `{}` has no step without `modes` and no default_mode: choose one with --mode ({})",
+                    self.name,
+                    list(&self.modes)
+                ),
+            }));
+        }
+        Ok(Plan {
+            mode,
+            runs: opts.runs.unwrap_or(self.runs),
+            warmup: opts.warmup.unwrap_or(self.warmup),
+            steps,
+            suite: self,
+        })
+    }
+}
+
+fn preflight(
+    p: RawPreflight,
+    dir: &Path,
+    file: &Path,
+    index: usize,
+) -> Result<Preflight, SuiteError> {
+    let mut checks: Vec<Check> = p
+        .command
+        .into_iter()
+        .chain(p.commands)
+        .map(Check::Command)
+        .collect();
+    if let Some(b) = p.min_free_disk {
+        checks.push(Check::FreeDisk {
+            path: dir.join(p.path.as_deref().unwrap_or(".")),
+            min_bytes: b.0,
+        });
+    }
+    if let Some(b) = p.min_free_memory {
+        checks.push(Check::FreeMemory { min_bytes: b.0 });
+    }
+    if let Some(r) = p.run {
+        checks.push(Check::Run(r));
+    }
+    if p.docker_daemon == Some(true) {
+        checks.push(Check::DockerDaemon);
+    }
+    if checks.is_empty() {
+        return Err(SuiteError {
+            location: None,
+            file: file.to_owned(),
+            message: format!("[[preflight]] #{} checks nothing", index + 1),
+            help: Some(
+                "give it `command`/`commands`, `min_free_disk` (with `path`), `min_free_memory`, \
+                 `run`, or `docker_daemon = true`"
+                    .to_owned(),
+            ),
+        });
+    }
+    Ok(Preflight {
+        name: p.name,
+        checks,
+    })
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn locate(file: &Path, text: &str, offset: usize) -> Location {
+    let offset = offset.min(text.len());
+    let before = &text[..text.floor_char_boundary_compat(offset)];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    Location {
+        file: file.to_owned(),
+        line,
+        column,
+    }
+}
+
+trait FloorCharBoundary {
+    fn floor_char_boundary_compat(&self, i: usize) -> usize;
+}
+
+impl FloorCharBoundary for str {
+    // str::floor_char_boundary is newer than the MSRV.
+    fn floor_char_boundary_compat(&self, mut i: usize) -> usize {
+        while !self.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    }
+}
+
+/// Turn toml/serde's message into ours, with a suggestion for misspelt keys.
+fn explain_toml_error(msg: &str) -> (String, Option<String>) {
+    let msg = msg.trim().to_owned();
+    if let Some(rest) = msg.strip_prefix("unknown field `")
+        && let Some((unknown, expected)) = rest.split_once('`')
+    {
+        let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        let best = candidates
+            .iter()
+            .map(|c| (strsim::jaro_winkler(unknown, c), *c))
+            .filter(|(score, _)| *score > 0.8)
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        let help = match best {
+            Some((_, c)) => format!("did you mean `{c}`?"),
+            None => format!("known keys here: {}", candidates.join(", ")),
+        };
+        return (format!("unknown key `{unknown}`"), Some(help));
+    }
+    if let Some(rest) = msg.strip_prefix("missing field `") {
+        let field = rest.split('`').next().unwrap_or_default();
+        return (
+            format!("missing key `{field}`"),
+            Some(format!("add `{field} = …` to this table")),
+        );
+    }
+    (msg, None)
+}
+
+fn list(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|m| format!("`{m}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,114 @@
+//! The suite file as written: serde structures with spans, unknown keys rejected.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_spanned::Spanned;
+
+use super::units::{HumanBytes, HumanDuration};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSuite {
+    pub suite: Option<RawSettings>,
+    pub monitor: Option<RawMonitor>,
+    #[serde(default)]
+    pub preflight: Vec<RawPreflight>,
+    #[serde(default)]
+    pub setup: Vec<RawHook>,
+    #[serde(default)]
+    pub step: Vec<Spanned<RawStep>>,
+    #[serde(default)]
+    pub teardown: Vec<RawHook>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSettings {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub runs: Option<Spanned<i64>>,
+    pub warmup: Option<Spanned<i64>>,
+    pub timeout: Option<HumanDuration>,
+    pub shell: Option<Spanned<Shell>>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Environment variables whose values may be recorded in receipts.
+    #[serde(default)]
+    pub env_allow: Vec<String>,
+    pub modes: Option<Vec<Spanned<String>>>,
+    pub default_mode: Option<Spanned<String>>,
+    pub working_dir: Option<String>,
+    pub keep_going: Option<bool>,
+    pub kill_grace: Option<HumanDuration>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Shell {
+    Program(String),
+    Argv(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMonitor {
+    pub interval: Option<Spanned<HumanDuration>>,
+    pub enabled: Option<bool>,
+    pub docker: Option<DockerMode>,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum DockerMode {
+    Auto,
+    On,
+    Off,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPreflight {
+    pub name: Option<String>,
+    pub command: Option<String>,
+    #[serde(default)]
+    pub commands: Vec<String>,
+    pub min_free_disk: Option<HumanBytes>,
+    pub path: Option<String>,
+    pub min_free_memory: Option<HumanBytes>,
+    pub run: Option<String>,
+    pub docker_daemon: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHook {
+    pub name: Option<String>,
+    pub run: String,
+    pub timeout: Option<HumanDuration>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStep {
+    pub id: Spanned<String>,
+    pub name: Option<String>,
+    pub run: String,
+    pub timeout: Option<HumanDuration>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    pub expect_exit: Option<ExpectExit>,
+    pub modes: Option<Vec<Spanned<String>>>,
+    pub allow_failure: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum ExpectExit {
+    One(i32),
+    Any(Vec<i32>),
+}

@@ -1,0 +1,238 @@
+use super::*;
+
+fn parse_str(text: &str) -> Result<Suite, SuiteError> {
+    parse(text, Some(Path::new("suite.toml")), Path::new("/work"))
+}
+
+fn err(text: &str) -> String {
+    parse_str(text).unwrap_err().to_string()
+}
+
+const MINIMAL: &str = r#"
+[suite]
+name = "bootstrap"
+runs = 3
+warmup = 1
+timeout = "30m"
+
+[[setup]]
+run = "scripts/cluster-down.sh"
+
+[[step]]
+id = "kind-create"
+name = "Kind cluster creation"
+run = "kind create cluster --config kind.yaml"
+timeout = "5m"
+modes = ["bootstrap", "full"]
+
+[[teardown]]
+run = "scripts/cluster-down.sh"
+"#;
+
+#[test]
+fn the_designs_minimal_suite_parses() {
+    let s = parse_str(MINIMAL).unwrap();
+    assert_eq!(s.name, "bootstrap");
+    assert_eq!((s.runs, s.warmup), (3, 1));
+    assert_eq!(s.run_timeout, Some(Duration::from_secs(1800)));
+    assert_eq!(s.steps[0].timeout, Some(Duration::from_secs(300)));
+    assert_eq!(s.steps[0].modes, ["bootstrap", "full"]);
+    assert_eq!(s.modes, ["bootstrap", "full"]);
+    assert_eq!(s.setup[0].run, "scripts/cluster-down.sh");
+    assert_eq!(s.teardown[0].name, "teardown #1");
+    assert_eq!(s.shell, ["sh", "-c"]);
+    assert_eq!(s.working_dir, Path::new("/work"));
+    assert_eq!(s.source.sha256.len(), 64);
+}
+
+#[test]
+fn the_built_in_baseline_parses_and_plans() {
+    let s = baseline();
+    assert_eq!(s.name, "system-baseline");
+    assert!(s.source.path.is_none());
+    let plan = s.plan(&PlanOptions::default()).unwrap();
+    let ids: Vec<_> = plan.steps.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["spawn", "cpu", "memory", "write", "read"]);
+}
+
+#[test]
+fn modes_select_steps() {
+    let text = r#"
+[suite]
+default_mode = "quick"
+[[step]]
+id = "always"
+run = "true"
+[[step]]
+id = "full-only"
+run = "true"
+modes = ["full"]
+[[step]]
+id = "quick-only"
+run = "true"
+modes = ["quick"]
+"#;
+    let ids = |mode: Option<&str>| {
+        parse_str(text)
+            .unwrap()
+            .plan(&PlanOptions {
+                mode: mode.map(str::to_owned),
+                ..Default::default()
+            })
+            .unwrap()
+            .steps
+            .into_iter()
+            .map(|s| s.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(None), ["always", "quick-only"]);
+    assert_eq!(ids(Some("full")), ["always", "full-only"]);
+    let e = parse_str(text)
+        .unwrap()
+        .plan(&PlanOptions {
+            mode: Some("fulll".into()),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("unknown mode `fulll`"), "{e}");
+    assert!(e.contains("`full`, `quick`"), "{e}");
+}
+
+#[test]
+fn without_mode_or_default_only_untagged_steps_run() {
+    let text = "[[step]]\nid = \"a\"\nrun = \"true\"\nmodes = [\"x\"]\n";
+    let e = parse_str(text)
+        .unwrap()
+        .plan(&PlanOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("choose one with --mode (`x`)"), "{e}");
+}
+
+#[test]
+fn unknown_key_names_line_column_and_suggests() {
+    let e = err("[suite]\nname = \"x\"\nrnus = 3\n[[step]]\nid = \"a\"\nrun = \"true\"\n");
+    assert!(e.starts_with("suite.toml:3:1: unknown key `rnus`"), "{e}");
+    assert!(e.contains("did you mean `runs`?"), "{e}");
+}
+
+#[test]
+fn unknown_table_is_an_error() {
+    let e = err("[suit]\nname = \"x\"\n");
+    assert!(e.contains("suite.toml:1:"), "{e}");
+    assert!(e.contains("unknown key `suit`"), "{e}");
+    assert!(e.contains("did you mean `suite`?"), "{e}");
+}
+
+#[test]
+fn bad_duration_points_at_the_value() {
+    let e = err("[[step]]\nid = \"a\"\nrun = \"true\"\ntimeout = \"5 parsecs\"\n");
+    assert!(e.starts_with("suite.toml:4:11:"), "{e}");
+    assert!(e.contains("`5 parsecs` is not a duration"), "{e}");
+}
+
+#[test]
+fn duplicate_step_id_names_both_places() {
+    let e = err("[[step]]\nid = \"a\"\nrun = \"true\"\n\n[[step]]\nid = \"a\"\nrun = \"false\"\n");
+    assert!(
+        e.starts_with("suite.toml:6:6: duplicate step id `a` (first defined at line 1)"),
+        "{e}"
+    );
+    assert!(e.contains("unique `id`"), "{e}");
+}
+
+#[test]
+fn undeclared_mode_is_an_error() {
+    let e = err(
+        "[suite]\nmodes = [\"full\"]\n[[step]]\nid = \"a\"\nrun = \"true\"\nmodes = [\"ful\"]\n",
+    );
+    assert!(
+        e.starts_with("suite.toml:6:10: unknown mode `ful` in step `a`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn unknown_default_mode_is_an_error() {
+    let e = err("[suite]\ndefault_mode = \"x\"\n[[step]]\nid = \"a\"\nrun = \"true\"\n");
+    assert!(
+        e.starts_with("suite.toml:2:16: unknown default_mode `x`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn malformed_toml_is_located() {
+    let e = err("[suite\nname = 1\n");
+    assert!(e.starts_with("suite.toml:1:"), "{e}");
+}
+
+#[test]
+fn wrong_types_and_ranges() {
+    assert!(
+        err("[suite]\nruns = 0\n[[step]]\nid=\"a\"\nrun=\"x\"\n")
+            .starts_with("suite.toml:2:8: `runs` must be a whole number of at least 1")
+    );
+    assert!(err("[suite]\nruns = \"three\"\n").contains("suite.toml:2:8"));
+    assert!(err("[[step]]\nid = \"a b\"\nrun = \"x\"\n").contains("step id `a b` is not valid"));
+    assert!(err("[[step]]\nid = \"a\"\n").contains("missing key `run`"));
+    assert!(err("[suite]\nname = \"x\"\n").contains("has no [[step]]"));
+    assert!(
+        err("[[preflight]]\nname = \"x\"\n[[step]]\nid=\"a\"\nrun=\"x\"\n")
+            .contains("checks nothing")
+    );
+    assert!(
+        err("[monitor]\ninterval = \"0s\"\n[[step]]\nid=\"a\"\nrun=\"x\"\n")
+            .contains("at least 1ms")
+    );
+    assert!(
+        err("[monitor]\ndocker = \"maybe\"\n[[step]]\nid=\"a\"\nrun=\"x\"\n")
+            .contains("suite.toml:2:10")
+    );
+}
+
+#[test]
+fn preflight_and_settings() {
+    let s = parse_str(
+        r#"
+[suite]
+shell = ["bash", "-euo", "pipefail", "-c"]
+env = { A = "1" }
+env_allow = ["CI"]
+working_dir = "sub"
+[[preflight]]
+commands = ["kind", "kubectl"]
+min_free_disk = "10 GiB"
+min_free_memory = "1 GiB"
+[[step]]
+id = "a"
+run = "true"
+expect_exit = [0, 1]
+"#,
+    )
+    .unwrap();
+    assert_eq!(s.shell, ["bash", "-euo", "pipefail", "-c"]);
+    assert_eq!(s.working_dir, Path::new("/work/sub"));
+    assert_eq!(s.steps[0].expect_exit, [0, 1]);
+    assert_eq!(
+        s.preflight[0].checks,
+        [
+            Check::Command("kind".into()),
+            Check::Command("kubectl".into()),
+            Check::FreeDisk {
+                path: "/work/sub/.".into(),
+                min_bytes: 10 << 30
+            },
+            Check::FreeMemory { min_bytes: 1 << 30 },
+        ]
+    );
+}
+
+#[test]
+fn columns_count_characters_not_bytes() {
+    let e = err("[[step]]\nid = \"a\"\nrun = \"true\"\nname = \"é\"\ntimeout = \"x\"\n");
+    assert!(e.starts_with("suite.toml:5:11:"), "{e}");
+    let loc = locate(Path::new("f"), "é = x", 3);
+    assert_eq!((loc.line, loc.column), (1, 3));
+}
