@@ -1,7 +1,291 @@
-//! Command-line entry: parse arguments, dispatch, map errors to exit codes.
+//! Command-line entry: parse arguments, dispatch, map errors to exit codes in one place.
 
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
+use clap::{Args, Parser, Subcommand};
+
+use crate::error::{Error, ExitKind};
+use crate::measure::cancel::Cancel;
+use crate::measure::{platform, sampler};
+use crate::receipt::SchemaKind;
+use crate::suite::{self, PlanOptions, Suite};
+use crate::{report, runner, workload};
+
+/// The reproducible benchmark appliance: timed suites, kernel-accounted resources,
+/// statistics, receipts and verdicts.
+#[derive(Debug, Parser)]
+#[command(name = "benchmark", version, about, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a suite (default ./benchmark.toml; without one, the built-in system baseline).
+    Run(RunArgs),
+    /// Time one command from inside a script; records into the enclosing run when
+    /// BENCHMARK_RUN_DIR is set, else prints the duration. Passes the exit code through.
+    Step(StepArgs),
+    /// Show what this machine is (OS, arch, Nix system, CPU, memory, kernel, virtualization).
+    Info(InfoArgs),
+    /// Validate a suite and run its pre-flight checks without running it.
+    Check(CheckArgs),
+    /// Print the JSON Schema of a receipt.
+    Schema {
+        /// Which receipt.
+        #[arg(value_enum, default_value = "summary")]
+        kind: SchemaKind,
+    },
+    /// Run one built-in workload of the system-baseline suite.
+    #[command(hide = true)]
+    Workload {
+        #[arg(value_enum)]
+        name: workload::Workload,
+    },
+}
+
+#[derive(Debug, Args)]
+struct SuiteArgs {
+    /// The suite file (default: ./benchmark.toml if present, else the system baseline).
+    suite: Option<PathBuf>,
+    /// Run the steps of this mode (steps without `modes` run in every mode).
+    #[arg(long)]
+    mode: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    #[command(flatten)]
+    suite: SuiteArgs,
+    /// Measured runs (overrides the suite's `runs`).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    runs: Option<u32>,
+    /// Warm-up runs, not counted (overrides the suite's `warmup`).
+    #[arg(long)]
+    warmup: Option<u32>,
+    /// Where receipts and logs go.
+    #[arg(long, short, default_value = "bench-out", env = "BENCHMARK_OUTPUT")]
+    output: PathBuf,
+    /// Keep the run receipts and logs of earlier invocations in the output directory.
+    #[arg(long)]
+    keep_logs: bool,
+    /// Print the summary receipt as JSON on stdout instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// No progress on stderr.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Debug, Args)]
+struct StepArgs {
+    /// The step's name (its id in receipts).
+    name: String,
+    /// Kill the command (and its whole tree) after this long, e.g. 5m.
+    #[arg(long, value_parser = suite::units::parse_duration)]
+    timeout: Option<Duration>,
+    /// The command and its arguments.
+    #[arg(last = true, required = true, num_args = 1..)]
+    command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+struct InfoArgs {
+    /// As JSON.
+    #[arg(long, conflicts_with = "shell")]
+    json: bool,
+    /// As `PLATFORM_*=value` lines for `eval`.
+    #[arg(long)]
+    shell: bool,
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    #[command(flatten)]
+    suite: SuiteArgs,
+}
+
+/// Parse the command line, run, and turn the result into the published exit code.
 pub fn main() -> ExitCode {
-    ExitCode::SUCCESS
+    let cli = Cli::parse();
+    match dispatch(cli.command) {
+        Ok(kind) => kind.into(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_kind().into()
+        }
+    }
+}
+
+fn dispatch(command: Command) -> Result<ExitKind, Error> {
+    match command {
+        Command::Run(args) => run(args),
+        Command::Step(args) => step(args),
+        Command::Info(args) => info(args),
+        Command::Check(args) => check(args),
+        Command::Schema { kind } => {
+            print_json(&crate::receipt::schema(kind))?;
+            Ok(ExitKind::Ok)
+        }
+        Command::Workload { name } => {
+            let mut out = std::io::stdout().lock();
+            workload::run(name, &mut out)
+                .map_err(|e| anyhow::anyhow!("workload {name:?}: {e}"))?;
+            Ok(ExitKind::Ok)
+        }
+    }
+}
+
+/// The suite named on the command line, `./benchmark.toml`, or the built-in baseline.
+fn load_suite(path: Option<&Path>) -> Result<Suite, Error> {
+    match path {
+        Some(p) => Ok(suite::load(p)?),
+        None if Path::new("benchmark.toml").exists() => Ok(suite::load(Path::new("benchmark.toml"))?),
+        None => Ok(suite::baseline()),
+    }
+}
+
+fn run(args: RunArgs) -> Result<ExitKind, Error> {
+    let suite = load_suite(args.suite.suite.as_deref())?;
+    let plan = suite.plan(&PlanOptions {
+        mode: args.suite.mode.clone(),
+        runs: args.runs,
+        warmup: args.warmup,
+    })?;
+    let cancel = Cancel::install_signal_handlers()
+        .map_err(|e| anyhow::anyhow!("installing signal handlers: {e}"))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| anyhow::anyhow!("cannot locate the benchmark executable: {e}"))?;
+    let opts = runner::RunOptions {
+        output: args.output.clone(),
+        keep_logs: args.keep_logs,
+        exe,
+        reproduce: reproduce_command(&plan),
+    };
+    let mut progress = report::progress::for_stderr(args.quiet);
+    progress.message(&format!(
+        "suite `{}` ({}): {} step(s), {} warm-up + {} measured run(s){}",
+        plan.suite.name,
+        plan.suite.source.display(),
+        plan.steps.len(),
+        plan.warmup,
+        plan.runs,
+        plan.mode.as_deref().map(|m| format!(", mode `{m}`")).unwrap_or_default(),
+    ));
+    let outcome = runner::run(&plan, &opts, &cancel, progress.as_mut())?;
+    drop(progress);
+    if args.json {
+        print_json(&outcome.summary)?;
+    } else {
+        let mut out = std::io::stdout().lock();
+        let _ = write!(out, "{}", report::table::render(&outcome.summary));
+        for w in &outcome.summary.warnings {
+            let _ = writeln!(out, "warning: {w}");
+        }
+        let _ = writeln!(
+            out,
+            "receipts: {} (and perf.json)",
+            outcome.summary_path.display()
+        );
+    }
+    if outcome.exit == ExitKind::Interrupted {
+        eprintln!(
+            "interrupted: the receipts of the {} completed run(s) are in {}",
+            outcome.summary.runs,
+            args.output.display()
+        );
+    }
+    Ok(outcome.exit)
+}
+
+/// The one command that reproduces a plan's receipts.
+fn reproduce_command(plan: &suite::Plan) -> String {
+    let mut cmd = String::from("benchmark run");
+    if let Some(p) = &plan.suite.source.path {
+        cmd.push(' ');
+        cmd.push_str(&shell_quote(&p.display().to_string()));
+    }
+    if let Some(m) = &plan.mode {
+        cmd.push_str(&format!(" --mode {}", shell_quote(m)));
+    }
+    cmd.push_str(&format!(" --runs {} --warmup {}", plan.runs, plan.warmup));
+    cmd
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+fn step(args: StepArgs) -> Result<ExitKind, Error> {
+    let code = runner::substep::run(&args.name, &args.command, args.timeout)?;
+    std::process::exit(code);
+}
+
+fn info(args: InfoArgs) -> Result<ExitKind, Error> {
+    let p = platform::detect();
+    if args.json {
+        print_json(&p)?;
+    } else if args.shell {
+        print!("{}", p.shell_lines());
+    } else {
+        let v = serde_json::to_value(&p).map_err(anyhow::Error::from)?;
+        let mut out = std::io::stdout().lock();
+        for (k, v) in v.as_object().into_iter().flatten() {
+            let v = match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Null => "unknown".to_owned(),
+                other => other.to_string(),
+            };
+            let _ = writeln!(out, "{k:<16} {v}");
+        }
+        let s = sampler::Sampler::start(Duration::from_millis(100));
+        let backend = s.backend();
+        let _ = writeln!(out, "{:<16} {backend}", "sampler");
+        drop(s.stop());
+        for w in crate::measure::host::warnings(&crate::measure::host::read(), None, p.cores) {
+            let _ = writeln!(out, "warning: {w}");
+        }
+    }
+    Ok(ExitKind::Ok)
+}
+
+fn check(args: CheckArgs) -> Result<ExitKind, Error> {
+    let suite = load_suite(args.suite.suite.as_deref())?;
+    let plan = suite.plan(&PlanOptions {
+        mode: args.suite.mode.clone(),
+        ..Default::default()
+    })?;
+    let failures = runner::preflight::run(&plan.suite, &Cancel::new());
+    if !failures.is_empty() {
+        return Err(Error::Preflight(failures));
+    }
+    println!(
+        "suite `{}` ({}) is valid: {} step(s){}, {} warm-up + {} measured run(s); pre-flight passed",
+        plan.suite.name,
+        plan.suite.source.display(),
+        plan.steps.len(),
+        plan.mode.as_deref().map(|m| format!(" in mode `{m}`")).unwrap_or_default(),
+        plan.warmup,
+        plan.runs
+    );
+    Ok(ExitKind::Ok)
+}
+
+fn print_json(v: &impl serde::Serialize) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, v).map_err(anyhow::Error::from)?;
+    let _ = writeln!(out);
+    Ok(())
 }

@@ -54,6 +54,8 @@ pub struct ExecSpec {
     pub control_fifo: Option<PathBuf>,
     /// Stdout/stderr are captured and streamed to the sink (true) or inherited (false).
     pub capture: bool,
+    /// After SIGTERM to the tree, how long to wait before SIGKILL.
+    pub kill_grace: Duration,
 }
 
 /// Which accounting the measurement used.

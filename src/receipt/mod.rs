@@ -1,1 +1,276 @@
-//! receipt
+//! Receipts: the versioned JSON contract (`run_N.json`, `summary_<UTC>.json`, `perf.json`),
+//! its published JSON Schema, and atomic writing. Units are in the field names.
+
+pub mod write;
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::stats::Stats;
+
+/// Bumped on any incompatible change to the receipts.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// How a step (or a run) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    Failed,
+    TimedOut,
+    Interrupted,
+}
+
+/// `run_N.json`: one measured run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunReceipt {
+    pub schema_version: u32,
+    /// The suite's name.
+    pub suite: String,
+    /// 1-based number of the measured run.
+    pub run: u32,
+    pub mode: Option<String>,
+    /// ISO 8601 (UTC).
+    pub started_at: String,
+    pub finished_at: String,
+    pub status: Status,
+    /// Steps in the order they ran; sub-steps (`benchmark step`) follow their parent.
+    pub steps: Vec<StepRecord>,
+    pub warnings: Vec<String>,
+}
+
+/// One step of one run, as measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepRecord {
+    pub id: String,
+    pub name: String,
+    /// The enclosing step, for steps recorded with `benchmark step` inside a step.
+    pub parent: Option<String>,
+    pub status: Status,
+    /// Exit code; 128 + N when killed by signal N.
+    pub exit_code: i32,
+    pub signal: Option<i32>,
+    pub started_at: String,
+    pub finished_at: String,
+    /// Monotonic wall time, milliseconds (nanosecond resolution).
+    pub wall_ms: f64,
+    /// CPU time of the whole tree: from the step's cgroup when one was used, else from
+    /// wait4's rusage (the process and its waited-for descendants).
+    pub cpu_user_ms: f64,
+    pub cpu_sys_ms: f64,
+    /// Largest resident set of any single process of the tree (wait4 ru_maxrss), bytes.
+    pub peak_rss_bytes: u64,
+    /// What the step's cgroup accounted, when one was used.
+    pub cgroup: Option<CgroupRecord>,
+    /// How this step was measured: `wait4`, `wait4+cgroup-v2`, `wait4+cgroup-v1`, …
+    pub measurement: String,
+    /// System-wide resources seen by the sampler while the step ran.
+    pub resources: Resources,
+    pub metrics: Vec<Metric>,
+    pub phases: Vec<Phase>,
+    /// Processes the step left running (killed after the run's teardown).
+    pub leftover_processes: Option<u64>,
+    /// The step's output, relative to the output directory.
+    pub log: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CgroupRecord {
+    pub cpu_user_ms: Option<f64>,
+    pub cpu_sys_ms: Option<f64>,
+    /// Peak memory charged to the cgroup, page cache included, bytes.
+    pub memory_peak_bytes: Option<u64>,
+    pub io_read_bytes: Option<u64>,
+    pub io_write_bytes: Option<u64>,
+}
+
+/// The sampler's view of one step. `None` where the back end cannot tell.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    /// System-wide CPU busy, percent of all cores (100 = every core busy).
+    pub cpu_avg_pct: Option<f64>,
+    pub cpu_peak_pct: Option<f64>,
+    pub mem_start_bytes: Option<u64>,
+    pub mem_end_bytes: Option<u64>,
+    pub mem_peak_bytes: Option<u64>,
+    pub disk_read_bytes: Option<u64>,
+    pub disk_write_bytes: Option<u64>,
+    pub samples: u64,
+}
+
+/// A custom metric from a `::bench:: metric` line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Metric {
+    pub name: String,
+    pub value: f64,
+    pub unit: Option<String>,
+}
+
+/// A phase from `::bench:: phase` lines: it lasts until the next phase or the step's end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Phase {
+    pub name: String,
+    /// Offset from the step's start, milliseconds.
+    pub start_ms: f64,
+    pub duration_ms: f64,
+}
+
+/// `summary_<UTC>.json` and `perf.json`: the whole invocation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Summary {
+    pub schema_version: u32,
+    pub tool: Tool,
+    pub suite: SuiteInfo,
+    /// The one command that reproduces this receipt.
+    pub reproduce: String,
+    pub environment: Environment,
+    pub options: Options,
+    pub started_at: String,
+    pub finished_at: String,
+    pub status: Status,
+    /// Measured runs completed.
+    pub runs: u32,
+    pub warnings: Vec<String>,
+    pub steps: Vec<StepSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SuiteInfo {
+    pub name: String,
+    pub description: Option<String>,
+    /// The suite file as given; `None` for the built-in system baseline.
+    pub file: Option<String>,
+    /// SHA-256 of the suite file's bytes.
+    pub sha256: String,
+}
+
+/// The environment fingerprint recorded next to every number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    pub os: String,
+    pub arch: String,
+    pub nix_system: String,
+    pub is_wsl: bool,
+    pub docker_arch: String,
+    pub cpu_model: Option<String>,
+    pub cores: usize,
+    pub physical_cores: Option<usize>,
+    pub memory_bytes: Option<u64>,
+    pub kernel: Option<String>,
+    pub virtualization: Option<String>,
+    pub container: Option<String>,
+    pub hostname: Option<String>,
+    pub measurement: Measurement,
+    pub sampler: Option<SamplerInfo>,
+    /// Values of allow-listed environment variables only (`env_allow` in the suite);
+    /// nothing else from the environment is recorded.
+    pub env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Measurement {
+    /// `wait4`, `wait4+cgroup-v2`, `wait4+cgroup-v1`, `wait4+cgroup-hybrid`.
+    pub method: String,
+    /// Why a stronger method was not available, when it was not.
+    pub note: Option<String>,
+}
+
+/// The background sampler and its own cost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SamplerInfo {
+    pub backend: String,
+    pub interval_ms: f64,
+    pub ticks: u64,
+    /// CPU time the sampler thread used.
+    pub cpu_ms: f64,
+    /// Its CPU use as a percentage of one core over the run.
+    pub cpu_pct_of_core: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Options {
+    pub mode: Option<String>,
+    pub runs: u32,
+    pub warmup: u32,
+    pub keep_logs: bool,
+}
+
+/// Aggregate statistics of one step over the measured runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepSummary {
+    pub id: String,
+    pub name: String,
+    pub parent: Option<String>,
+    /// Runs in which the step failed or timed out (their samples are not in the stats).
+    pub failures: u32,
+    pub wall_ms: Option<Stats>,
+    pub cpu_user_ms: Option<Stats>,
+    pub cpu_sys_ms: Option<Stats>,
+    pub peak_rss_bytes: Option<Stats>,
+    /// Cgroup memory peak (page cache included), when a cgroup was used.
+    pub cgroup_memory_peak_bytes: Option<Stats>,
+    pub resources: ResourceStats,
+    /// Custom metrics by name.
+    pub metrics: BTreeMap<String, MetricSummary>,
+    /// Phase durations (ms) by phase name.
+    pub phases: BTreeMap<String, Stats>,
+    /// Run numbers whose wall time is an outlier (modified z-score > 3.5).
+    pub outlier_runs: Vec<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceStats {
+    pub cpu_avg_pct: Option<Stats>,
+    pub cpu_peak_pct: Option<Stats>,
+    pub mem_peak_bytes: Option<Stats>,
+    pub disk_read_bytes: Option<Stats>,
+    pub disk_write_bytes: Option<Stats>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MetricSummary {
+    pub unit: Option<String>,
+    pub stats: Stats,
+}
+
+/// Which receipt's schema to print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SchemaKind {
+    /// `perf.json` / `summary_<UTC>.json`.
+    Summary,
+    /// `run_N.json`.
+    Run,
+}
+
+/// The published JSON Schema of a receipt.
+pub fn schema(kind: SchemaKind) -> serde_json::Value {
+    let schema = match kind {
+        SchemaKind::Summary => schemars::schema_for!(Summary),
+        SchemaKind::Run => schemars::schema_for!(RunReceipt),
+    };
+    serde_json::to_value(schema).expect("a schema serializes")
+}

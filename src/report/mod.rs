@@ -1,1 +1,4 @@
-//! report
+//! Reporters: pure functions from receipts to text. Progress display lives in [`progress`].
+
+pub mod progress;
+pub mod table;

@@ -1,1 +1,609 @@
-//! runner
+//! The runner: pre-flight, warm-up and measured runs (setup → steps → teardown), receipts
+//! after every run, statistics and warnings at the end. It drives [`crate::measure`] and
+//! reports progress through [`Progress`]; it renders nothing itself.
+
+pub mod aggregate;
+pub mod preflight;
+pub(crate) mod record;
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fs::{self, OpenOptions};
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, Result};
+
+use crate::error::{Error, ExitKind};
+use crate::measure::cancel::Cancel;
+use crate::measure::exec::{self, ExecSpec, Leftovers};
+use crate::measure::sampler::Sampler;
+use crate::measure::{host, platform};
+use crate::receipt::{
+    self, Environment, Measurement, Options, RunReceipt, SamplerInfo, Status, StepRecord, Summary,
+    SuiteInfo, Tool,
+};
+use crate::suite::{Hook, Plan, Step};
+use record::{StepSink, iso};
+
+/// Environment variables whose values are safe to record by default.
+pub const DEFAULT_ENV_ALLOW: &[&str] = &[
+    "CI",
+    "GITHUB_ACTIONS",
+    "GITHUB_REF",
+    "GITHUB_SHA",
+    "GITHUB_RUN_ID",
+    "GITHUB_WORKFLOW",
+    "RUNNER_OS",
+    "RUNNER_ARCH",
+    "BENCHMARK_SUITE",
+];
+
+/// File with `benchmark step` records, inside each run's directory.
+pub const SUBSTEPS_FILE: &str = ".steps.jsonl";
+
+/// Where and how to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub output: PathBuf,
+    pub keep_logs: bool,
+    /// The `benchmark` executable, for `$BENCHMARK_EXE`.
+    pub exe: PathBuf,
+    /// The command that reproduces this invocation.
+    pub reproduce: String,
+}
+
+/// What the runner tells the console as it goes.
+pub trait Progress {
+    fn run_started(&mut self, label: &str);
+    fn step_started(&mut self, id: &str, name: &str);
+    fn step_finished(&mut self, record: &StepRecord, tail: &[String]);
+    fn run_finished(&mut self, label: &str, status: Status);
+    fn message(&mut self, text: &str);
+}
+
+/// The result of a whole invocation.
+#[derive(Debug)]
+pub struct Outcome {
+    pub summary: Summary,
+    pub exit: ExitKind,
+    pub summary_path: PathBuf,
+}
+
+/// Run a plan end to end.
+pub fn run(
+    plan: &Plan,
+    opts: &RunOptions,
+    cancel: &Cancel,
+    progress: &mut dyn Progress,
+) -> Result<Outcome, Error> {
+    let suite = &plan.suite;
+    prepare_output(&opts.output, opts.keep_logs)?;
+
+    let failures = preflight::run(suite, cancel);
+    if !failures.is_empty() {
+        return Err(Error::Preflight(failures));
+    }
+
+    let started_at = SystemTime::now();
+    let platform = platform::detect();
+    let host_before = host::read();
+    let sampler = suite.monitor.enabled.then(|| Sampler::start(suite.monitor.interval));
+    let fifo_dir = tempfile_dir()?;
+
+    let mut ctx = Ctx {
+        plan,
+        opts,
+        cancel,
+        sampler: sampler.as_ref(),
+        fifo_dir: fifo_dir.path().to_owned(),
+        method: None,
+    };
+    let mut completed: Vec<RunReceipt> = Vec::new();
+    let mut warnings: Vec<String> = Vec::new();
+    let mut status = Status::Ok;
+    let total = plan.warmup + plan.runs;
+    for i in 0..total {
+        let warmup = i < plan.warmup;
+        let number = if warmup { i + 1 } else { i - plan.warmup + 1 };
+        let label = if warmup {
+            format!("warm-up {number}/{}", plan.warmup)
+        } else {
+            format!("run {number}/{}", plan.runs)
+        };
+        progress.run_started(&label);
+        let run = ctx.one_run(warmup, number, progress)?;
+        progress.run_finished(&label, run.status);
+        warnings.extend(run.warnings.iter().map(|w| format!("{label}: {w}")));
+        if !warmup && run.status != Status::Interrupted {
+            receipt::write::json_atomic(&opts.output.join(format!("run_{number}.json")), &run)?;
+        }
+        match run.status {
+            Status::Ok => {}
+            Status::Interrupted => {
+                status = Status::Interrupted;
+                break;
+            }
+            _ => {
+                status = Status::Failed;
+                if !warmup {
+                    completed.push(run);
+                }
+                if warmup || !suite.keep_going {
+                    if i + 1 < total {
+                        warnings.push(format!(
+                            "stopped after the failure in {label}; set `keep_going = true` in [suite] to run the remaining runs"
+                        ));
+                    }
+                    break;
+                }
+                continue;
+            }
+        }
+        if !warmup {
+            completed.push(run);
+        }
+    }
+
+    let method = ctx.method.take().unwrap_or(exec::Method {
+        name: "none".into(),
+        note: Some("no step ran".into()),
+    });
+    drop(ctx);
+    let sampler_info = sampler.map(|s| {
+        let backend = s.backend().to_owned();
+        let cost = s.stop();
+        SamplerInfo {
+            backend,
+            interval_ms: cost.interval.as_secs_f64() * 1e3,
+            ticks: cost.ticks,
+            cpu_ms: cost.cpu.as_secs_f64() * 1e3,
+            cpu_pct_of_core: cost.pct_of_core(),
+        }
+    });
+    let host_after = host::read();
+    warnings.extend(host::warnings(&host_before, Some(&host_after), platform.cores));
+    let (steps, variance) = aggregate::summarize_steps(&completed);
+    warnings.extend(variance);
+    if method.name == "wait4"
+        && let Some(note) = &method.note
+    {
+        warnings.push(format!(
+            "no per-step cgroup ({note}): CPU and memory cover only the processes each step waited for"
+        ));
+    }
+
+    let env_allow: Vec<&str> = DEFAULT_ENV_ALLOW
+        .iter()
+        .copied()
+        .chain(suite.env_allow.iter().map(String::as_str))
+        .collect();
+    let summary = Summary {
+        schema_version: receipt::SCHEMA_VERSION,
+        tool: Tool {
+            name: "benchmark".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        suite: SuiteInfo {
+            name: suite.name.clone(),
+            description: suite.description.clone(),
+            file: suite.source.path.as_ref().map(|p| p.display().to_string()),
+            sha256: suite.source.sha256.clone(),
+        },
+        reproduce: opts.reproduce.clone(),
+        environment: Environment {
+            os: platform.os,
+            arch: platform.arch,
+            nix_system: platform.nix_system,
+            is_wsl: platform.is_wsl,
+            docker_arch: platform.docker_arch,
+            cpu_model: platform.cpu_model,
+            cores: platform.cores,
+            physical_cores: platform.physical_cores,
+            memory_bytes: platform.memory_bytes,
+            kernel: platform.kernel,
+            virtualization: platform.virtualization,
+            container: platform.container,
+            hostname: platform.hostname,
+            measurement: Measurement {
+                method: method.name,
+                note: method.note,
+            },
+            sampler: sampler_info,
+            env: allowed_env(&env_allow),
+        },
+        options: Options {
+            mode: plan.mode.clone(),
+            runs: plan.runs,
+            warmup: plan.warmup,
+            keep_logs: opts.keep_logs,
+        },
+        started_at: iso(started_at),
+        finished_at: iso(SystemTime::now()),
+        status,
+        runs: completed.len() as u32,
+        warnings,
+        steps,
+    };
+    let stamp = humantime::format_rfc3339_seconds(started_at)
+        .to_string()
+        .replace([':', '-'], "");
+    let summary_path = opts.output.join(format!("summary_{stamp}.json"));
+    receipt::write::json_atomic(&summary_path, &summary)?;
+    receipt::write::json_atomic(&opts.output.join("perf.json"), &summary)?;
+    let exit = match status {
+        Status::Ok => ExitKind::Ok,
+        Status::Interrupted => ExitKind::Interrupted,
+        Status::Failed | Status::TimedOut => ExitKind::StepFailed,
+    };
+    Ok(Outcome {
+        summary,
+        exit,
+        summary_path,
+    })
+}
+
+/// Create the output directory (failing early on a bad path) and clear old run receipts.
+fn prepare_output(out: &Path, keep_logs: bool) -> Result<(), Error> {
+    fs::create_dir_all(out).map_err(|e| {
+        Error::Usage(format!(
+            "cannot create the output directory {}: {e}; choose another with --output",
+            out.display()
+        ))
+    })?;
+    let probe = out.join(format!(".benchmark-write-test-{}", std::process::id()));
+    fs::write(&probe, b"").map_err(|e| {
+        Error::Usage(format!(
+            "the output directory {} is not writable: {e}; choose another with --output",
+            out.display()
+        ))
+    })?;
+    let _ = fs::remove_file(probe);
+    if !keep_logs {
+        for entry in fs::read_dir(out).context("listing the output directory")?.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with("run_") && name.ends_with(".json") {
+                fs::remove_file(entry.path())
+                    .with_context(|| format!("removing {}", entry.path().display()))?;
+            }
+        }
+        let logs = out.join("logs");
+        if logs.exists() {
+            fs::remove_dir_all(&logs).with_context(|| format!("removing {}", logs.display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn tempfile_dir() -> Result<TempDir> {
+    let base = std::env::temp_dir().join(format!(
+        "benchmark-{}-{}",
+        std::process::id(),
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos()
+    ));
+    fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
+    Ok(TempDir(base))
+}
+
+/// A private directory removed on drop (control FIFOs live here, not in the output
+/// directory, which may be a volume where FIFOs cannot be made).
+#[derive(Debug)]
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn allowed_env(allow: &[&str]) -> BTreeMap<String, String> {
+    allow
+        .iter()
+        .filter_map(|k| Some(((*k).to_owned(), std::env::var(k).ok()?)))
+        .collect()
+}
+
+struct Ctx<'a> {
+    plan: &'a Plan,
+    opts: &'a RunOptions,
+    cancel: &'a Cancel,
+    sampler: Option<&'a Sampler>,
+    fifo_dir: PathBuf,
+    method: Option<exec::Method>,
+}
+
+impl Ctx<'_> {
+    fn one_run(
+        &mut self,
+        warmup: bool,
+        number: u32,
+        progress: &mut dyn Progress,
+    ) -> Result<RunReceipt> {
+        let plan = self.plan;
+        let dir_name = if warmup {
+            format!("warmup_{number}")
+        } else {
+            format!("run_{number}")
+        };
+        let run_dir = self.opts.output.join("logs").join(&dir_name);
+        fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
+        let run_dir = fs::canonicalize(&run_dir).unwrap_or(run_dir);
+        let deadline = plan.suite.run_timeout.map(|t| Instant::now() + t);
+        let run_env = RunEnv {
+            run_dir: run_dir.clone(),
+            number: if warmup { 0 } else { number },
+            warmup,
+        };
+        let started_at = SystemTime::now();
+        let mut steps = Vec::new();
+        let mut warnings = Vec::new();
+        let mut leftovers: Vec<Leftovers> = Vec::new();
+        let mut status = Status::Ok;
+        let mut substeps_offset = 0u64;
+
+        for hook in &plan.suite.setup {
+            if let Err(w) = self.hook(hook, &run_env, self.cancel, deadline, &mut leftovers) {
+                warnings.push(w);
+                status = if self.cancel.is_cancelled() {
+                    Status::Interrupted
+                } else {
+                    Status::Failed
+                };
+                break;
+            }
+        }
+        if status == Status::Ok {
+            for step in &plan.steps {
+                if self.cancel.is_cancelled() {
+                    status = Status::Interrupted;
+                    break;
+                }
+                progress.step_started(&step.id, &step.name);
+                let (record, tail, mut left, errors) =
+                    self.step(step, &run_env, &dir_name, deadline)?;
+                warnings.extend(errors.into_iter().map(|e| format!("step `{}`: {e}", step.id)));
+                if let Some(n) = record.leftover_processes.filter(|n| *n > 0) {
+                    warnings.push(format!(
+                        "step `{}` left {n} process(es) running; they are stopped after the run's teardown",
+                        step.id
+                    ));
+                }
+                leftovers.extend(left.take());
+                progress.step_finished(&record, &tail);
+                let step_status = record.status;
+                steps.push(record);
+                // Steps recorded from inside this one with `benchmark step`.
+                let (subs, sub_warnings) =
+                    read_substeps(&run_dir.join(SUBSTEPS_FILE), &mut substeps_offset);
+                warnings.extend(sub_warnings);
+                for s in subs {
+                    progress.step_finished(&s, &[]);
+                    steps.push(s);
+                }
+                match step_status {
+                    Status::Ok => {}
+                    Status::Interrupted => {
+                        status = Status::Interrupted;
+                        break;
+                    }
+                    _ if step.allow_failure => warnings.push(format!(
+                        "step `{}` failed (allowed by `allow_failure`)",
+                        step.id
+                    )),
+                    s => {
+                        status = s;
+                        break;
+                    }
+                }
+            }
+        }
+        // Teardown runs after failures and interruptions too, with its own token so
+        // that a second Ctrl-C (which exits at once) is the only way to skip it.
+        let teardown_cancel = Cancel::new();
+        for hook in &plan.suite.teardown {
+            if let Err(w) = self.hook(hook, &run_env, &teardown_cancel, None, &mut leftovers) {
+                warnings.push(w);
+                if status == Status::Ok {
+                    status = Status::Failed;
+                }
+            }
+        }
+        for l in leftovers {
+            l.kill();
+        }
+        if status == Status::TimedOut {
+            status = Status::Failed;
+        }
+        Ok(RunReceipt {
+            schema_version: receipt::SCHEMA_VERSION,
+            suite: plan.suite.name.clone(),
+            run: number,
+            mode: plan.mode.clone(),
+            started_at: iso(started_at),
+            finished_at: iso(SystemTime::now()),
+            status,
+            steps,
+            warnings,
+        })
+    }
+
+    fn spec(&self, run: &str, env: &BTreeMap<String, String>, timeout: Option<Duration>) -> ExecSpec {
+        let suite = &self.plan.suite;
+        let mut args: Vec<OsString> = suite.shell[1..].iter().map(Into::into).collect();
+        args.push(run.into());
+        ExecSpec {
+            program: suite.shell[0].clone().into(),
+            args,
+            env: suite
+                .env
+                .iter()
+                .chain(env)
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+            env_remove: vec![],
+            cwd: Some(suite.working_dir.clone()),
+            timeout,
+            isolate: true,
+            control_fifo: None,
+            capture: true,
+            kill_grace: suite.kill_grace,
+        }
+    }
+
+    fn step(
+        &mut self,
+        step: &Step,
+        run_env: &RunEnv,
+        dir_name: &str,
+        deadline: Option<Instant>,
+    ) -> Result<(StepRecord, Vec<String>, Option<Leftovers>, Vec<String>)> {
+        let log_rel = format!("logs/{dir_name}/{}.log", step.id);
+        let log = fs::File::create(self.opts.output.join(&log_rel)).ok();
+        let mut sink = StepSink::new(log);
+        let mut spec = self.spec(&step.run, &step.env, min_timeout(step.timeout, deadline));
+        let fifo = self.fifo_dir.join(format!("control-{dir_name}-{}", step.id));
+        run_env.apply(&mut spec, self.plan, &self.opts.exe, &step.id, &fifo);
+        spec.control_fifo = Some(fifo);
+        let window = self.sampler.map(|s| s.begin());
+        let outcome = exec::execute(&spec, &mut sink, self.cancel)
+            .with_context(|| format!("step `{}`", step.id))?;
+        let resources = match (self.sampler, window) {
+            (Some(s), Some(w)) => s.end(w),
+            _ => Default::default(),
+        };
+        sink.finish(Instant::now());
+        let status = record::status(&outcome, &step.expect_exit);
+        let mut rec = record::step_record(
+            &step.id,
+            &step.name,
+            None,
+            &outcome,
+            status,
+            &resources,
+            &sink,
+        );
+        rec.log = Some(log_rel);
+        if self.method.is_none() {
+            self.method = Some(outcome.method.clone());
+        }
+        let mut errors = sink.errors.clone();
+        if status == Status::TimedOut {
+            errors.push(format!(
+                "timed out after {} and was killed with its whole process tree",
+                humantime::format_duration(round_ms(outcome.wall))
+            ));
+        }
+        let tail = sink.tail.iter().cloned().collect();
+        Ok((rec, tail, outcome.leftovers, errors))
+    }
+
+    fn hook(
+        &mut self,
+        hook: &Hook,
+        run_env: &RunEnv,
+        cancel: &Cancel,
+        deadline: Option<Instant>,
+        leftovers: &mut Vec<Leftovers>,
+    ) -> Result<(), String> {
+        let mut spec = self.spec(&hook.run, &hook.env, min_timeout(hook.timeout, deadline));
+        spec.isolate = false;
+        run_env.apply(&mut spec, self.plan, &self.opts.exe, &hook.name, Path::new(""));
+        let mut sink = StepSink::new(None);
+        let out = exec::execute(&spec, &mut sink, cancel).map_err(|e| format!("{}: {e}", hook.name))?;
+        leftovers.extend(out.leftovers);
+        if out.interrupted {
+            return Err(format!("{} was interrupted", hook.name));
+        }
+        if out.timed_out {
+            return Err(format!("{} (`{}`) timed out", hook.name, hook.run));
+        }
+        match out.termination.code() {
+            0 => Ok(()),
+            c => Err(format!(
+                "{} (`{}`) exited with {c}{}",
+                hook.name,
+                hook.run,
+                last_lines(&sink)
+            )),
+        }
+    }
+}
+
+fn last_lines(sink: &StepSink) -> String {
+    let n = sink.tail.len().min(5);
+    if n == 0 {
+        return String::new();
+    }
+    let lines: Vec<_> = sink.tail.iter().skip(sink.tail.len() - n).cloned().collect();
+    format!(": {}", lines.join(" | "))
+}
+
+fn round_ms(d: Duration) -> Duration {
+    Duration::from_millis(d.as_millis() as u64)
+}
+
+fn min_timeout(t: Option<Duration>, deadline: Option<Instant>) -> Option<Duration> {
+    let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+    match (t, left) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+struct RunEnv {
+    run_dir: PathBuf,
+    number: u32,
+    warmup: bool,
+}
+
+impl RunEnv {
+    fn apply(&self, spec: &mut ExecSpec, plan: &Plan, exe: &Path, step: &str, control: &Path) {
+        let vars: [(&str, OsString); 7] = [
+            ("BENCHMARK_RUN_DIR", self.run_dir.clone().into()),
+            ("BENCHMARK_RUN_NUMBER", self.number.to_string().into()),
+            ("BENCHMARK_WARMUP", if self.warmup { "1" } else { "0" }.into()),
+            ("BENCHMARK_MODE", plan.mode.clone().unwrap_or_default().into()),
+            ("BENCHMARK_STEP", step.into()),
+            ("BENCHMARK_CONTROL", control.into()),
+            ("BENCHMARK_EXE", exe.into()),
+        ];
+        spec.env.extend(vars.into_iter().map(|(k, v)| (k.into(), v)));
+    }
+}
+
+/// New `benchmark step` records appended since `offset`.
+fn read_substeps(path: &Path, offset: &mut u64) -> (Vec<StepRecord>, Vec<String>) {
+    let Ok(mut f) = OpenOptions::new().read(true).open(path) else {
+        return (vec![], vec![]);
+    };
+    if f.seek(SeekFrom::Start(*offset)).is_err() {
+        return (vec![], vec![]);
+    }
+    let mut records = Vec::new();
+    let mut warnings = Vec::new();
+    let mut reader = BufReader::new(f);
+    let mut line = String::new();
+    while reader.read_line(&mut line).unwrap_or(0) > 0 {
+        if !line.ends_with('\n') {
+            break; // a writer is mid-line; read it next time
+        }
+        *offset += line.len() as u64;
+        match serde_json::from_str::<StepRecord>(&line) {
+            Ok(r) => records.push(r),
+            Err(e) => warnings.push(format!("ignored a malformed `benchmark step` record: {e}")),
+        }
+        line.clear();
+    }
+    (records, warnings)
+}

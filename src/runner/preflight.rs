@@ -1,0 +1,188 @@
+//! Pre-flight: the suite's requirements checked before anything runs (exit 4 on failure).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::measure::cancel::Cancel;
+use crate::measure::exec::{self, Discard, ExecSpec};
+use crate::measure::Termination;
+use crate::suite::{Check, Suite};
+
+/// Run every check; return one sentence per failure (what failed and what to do).
+pub fn run(suite: &Suite, cancel: &Cancel) -> Vec<String> {
+    let mut failures = Vec::new();
+    for p in &suite.preflight {
+        for check in &p.checks {
+            if let Err(e) = check_one(check, suite, cancel) {
+                failures.push(match &p.name {
+                    Some(n) => format!("{n}: {e}"),
+                    None => e,
+                });
+            }
+        }
+    }
+    failures
+}
+
+fn check_one(check: &Check, suite: &Suite, cancel: &Cancel) -> Result<(), String> {
+    match check {
+        Check::Command(c) => find_on_path(c).map(drop).ok_or_else(|| {
+            format!("`{c}` is not on PATH: install it or add its directory to PATH")
+        }),
+        Check::FreeDisk { path, min_bytes } => {
+            let free = free_disk(path).map_err(|e| {
+                format!("cannot tell free disk space at {}: {e}", path.display())
+            })?;
+            if free < *min_bytes {
+                return Err(format!(
+                    "{} free at {}, {} required: free some space or point `path` elsewhere",
+                    bytes(free),
+                    path.display(),
+                    bytes(*min_bytes)
+                ));
+            }
+            Ok(())
+        }
+        Check::FreeMemory { min_bytes } => match available_memory() {
+            Some(free) if free < *min_bytes => Err(format!(
+                "{} of memory available, {} required: stop other programs or lower `min_free_memory`",
+                bytes(free),
+                bytes(*min_bytes)
+            )),
+            Some(_) => Ok(()),
+            None => Err("cannot tell available memory on this system".to_owned()),
+        },
+        Check::Run(cmd) => {
+            let mut args: Vec<_> = suite.shell[1..].iter().map(Into::into).collect();
+            args.push(cmd.into());
+            let spec = ExecSpec {
+                program: suite.shell[0].clone().into(),
+                args,
+                env: suite.env.iter().map(|(k, v)| (k.into(), v.into())).collect(),
+                env_remove: vec![],
+                cwd: Some(suite.working_dir.clone()),
+                timeout: Some(Duration::from_secs(60)),
+                isolate: false,
+                control_fifo: None,
+                capture: true,
+                kill_grace: suite.kill_grace,
+            };
+            let out = exec::execute(&spec, &mut Discard, cancel).map_err(|e| e.to_string())?;
+            match out.termination {
+                Termination::Exited(0) => Ok(()),
+                _ if out.timed_out => Err(format!("`{cmd}` did not finish within 60s")),
+                t => Err(format!(
+                    "`{cmd}` exited with {}: the environment is not ready for this suite",
+                    t.code()
+                )),
+            }
+        }
+        Check::DockerDaemon => docker_ping(),
+    }
+}
+
+/// The first executable `name` on PATH (or `name` itself when it has a slash).
+pub fn find_on_path(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let is_exec = |p: &Path| {
+        p.metadata()
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    };
+    if name.contains('/') {
+        let p = PathBuf::from(name);
+        return is_exec(&p).then_some(p);
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(name))
+        .find(|p| is_exec(p))
+}
+
+fn free_disk(path: &Path) -> nix::Result<u64> {
+    let s = nix::sys::statvfs::statvfs(path)?;
+    #[expect(clippy::useless_conversion, reason = "the field types differ across platforms")]
+    Ok(u64::from(s.blocks_available()) * u64::from(s.fragment_size()))
+}
+
+#[cfg(target_os = "linux")]
+fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn available_memory() -> Option<u64> {
+    let mut sys = sysinfo::System::new();
+    sys.refresh_memory();
+    Some(sys.available_memory())
+}
+
+/// Reach the Docker daemon's `/_ping` on its Unix socket (`DOCKER_HOST` honoured).
+fn docker_ping() -> Result<(), String> {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+    let Some(path) = host.strip_prefix("unix://") else {
+        return Err(format!(
+            "DOCKER_HOST={host}: only unix:// sockets are checked; use a unix socket or drop the docker_daemon pre-flight"
+        ));
+    };
+    let mut s = UnixStream::connect(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => format!(
+            "no Docker socket at {path}: start the daemon (e.g. `sudo systemctl start docker`) or set DOCKER_HOST"
+        ),
+        std::io::ErrorKind::PermissionDenied => format!(
+            "permission denied on {path}: add your user to the `docker` group or run with access to the socket"
+        ),
+        std::io::ErrorKind::ConnectionRefused => format!(
+            "the Docker socket {path} refused the connection: the daemon is not running; start it"
+        ),
+        _ => format!("cannot reach the Docker daemon at {path}: {e}"),
+    })?;
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    s.write_all(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+        .map_err(|e| format!("Docker daemon at {path}: {e}"))?;
+    let mut resp = String::new();
+    let _ = s.read_to_string(&mut resp);
+    if resp.starts_with("HTTP/1.") && resp.contains(" 200 ") {
+        Ok(())
+    } else {
+        Err(format!("the Docker daemon at {path} did not answer /_ping with 200"))
+    }
+}
+
+/// Human-readable binary size.
+pub fn bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < UNITS.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[i])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_sh_and_not_nonsense() {
+        assert!(find_on_path("sh").is_some());
+        assert!(find_on_path("definitely-not-a-command-xyz").is_none());
+    }
+
+    #[test]
+    fn formats_bytes() {
+        assert_eq!(bytes(512), "512 B");
+        assert_eq!(bytes(10 << 30), "10.0 GiB");
+        assert_eq!(bytes(1536), "1.5 KiB");
+    }
+}

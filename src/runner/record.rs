@@ -1,0 +1,246 @@
+//! One step's execution turned into a [`StepRecord`]: the output sink that reads control
+//! lines as they arrive, and the conversion of a measured outcome into the receipt form.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::time::{Duration, Instant};
+
+use crate::control::{self, Control, LineSplitter};
+use crate::measure::exec::{ExecOutcome, OutputSink, Stream};
+use crate::measure::{ResourceSummary, Termination};
+use crate::receipt::{CgroupRecord, Metric, Phase, Resources, Status, StepRecord};
+
+/// Collects a step's output: everything to its log, control lines parsed on arrival.
+#[derive(Debug, Default)]
+pub(crate) struct StepSink {
+    pub log: Option<BufWriter<File>>,
+    stdout: LineSplitter,
+    control: LineSplitter,
+    pub metrics: Vec<Metric>,
+    /// Phase boundaries, stamped on arrival.
+    pub marks: Vec<(String, Instant)>,
+    /// Malformed control lines, already worded for a warning.
+    pub errors: Vec<String>,
+    /// The last lines of output, for the message when the step fails.
+    pub tail: std::collections::VecDeque<String>,
+}
+
+const TAIL_LINES: usize = 20;
+
+impl StepSink {
+    pub fn new(log: Option<File>) -> Self {
+        Self {
+            log: log.map(BufWriter::new),
+            ..Self::default()
+        }
+    }
+
+    /// Flush the partial lines and the log.
+    pub fn finish(&mut self, at: Instant) {
+        let Self {
+            stdout,
+            control,
+            metrics,
+            marks,
+            errors,
+            tail,
+            ..
+        } = self;
+        stdout.finish(at, |l, at| on_line(l, at, true, metrics, marks, errors, tail));
+        control.finish(at, |l, at| on_line(l, at, false, metrics, marks, errors, tail));
+        if let Some(log) = &mut self.log {
+            let _ = log.flush();
+        }
+    }
+}
+
+impl OutputSink for StepSink {
+    fn chunk(&mut self, stream: Stream, data: &[u8], at: Instant) {
+        if let Some(log) = &mut self.log {
+            // A full disk must not fail the measurement; the log is best effort.
+            let _ = log.write_all(data);
+        }
+        let Self {
+            stdout,
+            control,
+            metrics,
+            marks,
+            errors,
+            tail,
+            ..
+        } = self;
+        match stream {
+            Stream::Stdout => {
+                stdout.feed(data, at, |l, at| on_line(l, at, true, metrics, marks, errors, tail))
+            }
+            Stream::Control => {
+                control.feed(data, at, |l, at| on_line(l, at, false, metrics, marks, errors, tail))
+            }
+            Stream::Stderr => {
+                // stderr carries no control lines, but its last lines explain failures.
+                for l in String::from_utf8_lossy(data).lines() {
+                    push_tail(tail, l);
+                }
+            }
+        }
+    }
+}
+
+fn push_tail(tail: &mut std::collections::VecDeque<String>, line: &str) {
+    if tail.len() == TAIL_LINES {
+        tail.pop_front();
+    }
+    tail.push_back(line.to_owned());
+}
+
+fn on_line(
+    line: &str,
+    at: Instant,
+    keep_tail: bool,
+    metrics: &mut Vec<Metric>,
+    marks: &mut Vec<(String, Instant)>,
+    errors: &mut Vec<String>,
+    tail: &mut std::collections::VecDeque<String>,
+) {
+    match control::parse(line) {
+        None => {
+            if keep_tail {
+                push_tail(tail, line);
+            }
+        }
+        Some(Ok(Control::Metric { name, value, unit })) => metrics.push(Metric { name, value, unit }),
+        Some(Ok(Control::Phase { name })) => marks.push((name, at)),
+        Some(Err(e)) => errors.push(format!("control line `{}` ignored: {e}", line.trim())),
+    }
+}
+
+/// Phases from their boundaries: each lasts until the next one or the step's end.
+pub(crate) fn phases(marks: &[(String, Instant)], started: Instant, ended: Instant) -> Vec<Phase> {
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    marks
+        .iter()
+        .enumerate()
+        .map(|(i, (name, at))| {
+            let end = marks.get(i + 1).map_or(ended, |(_, next)| *next).max(*at);
+            Phase {
+                name: name.clone(),
+                start_ms: ms(at.saturating_duration_since(started)),
+                duration_ms: ms(end - *at),
+            }
+        })
+        .collect()
+}
+
+/// ISO 8601 UTC with microseconds.
+pub(crate) fn iso(t: std::time::SystemTime) -> String {
+    humantime::format_rfc3339_micros(t).to_string()
+}
+
+/// How the step ended, judged against its expected exit codes.
+pub(crate) fn status(outcome: &ExecOutcome, expect_exit: &[i32]) -> Status {
+    if outcome.interrupted {
+        Status::Interrupted
+    } else if outcome.timed_out {
+        Status::TimedOut
+    } else {
+        match outcome.termination {
+            Termination::Exited(c) if expect_exit.contains(&c) => Status::Ok,
+            _ => Status::Failed,
+        }
+    }
+}
+
+/// The receipt form of a measured step.
+pub(crate) fn step_record(
+    id: &str,
+    name: &str,
+    parent: Option<&str>,
+    outcome: &ExecOutcome,
+    status: Status,
+    resources: &ResourceSummary,
+    sink: &StepSink,
+) -> StepRecord {
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let cg = outcome.cgroup.as_ref();
+    // The cgroup saw every process of the tree; rusage only the waited-for ones.
+    let cpu_user = cg.and_then(|c| c.cpu_user).unwrap_or(outcome.rusage.user);
+    let cpu_sys = cg.and_then(|c| c.cpu_sys).unwrap_or(outcome.rusage.sys);
+    StepRecord {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        parent: parent.map(str::to_owned),
+        status,
+        exit_code: outcome.termination.code(),
+        signal: match outcome.termination {
+            Termination::Signaled(s) => Some(s),
+            Termination::Exited(_) => None,
+        },
+        started_at: iso(outcome.started_at),
+        finished_at: iso(outcome.finished_at),
+        wall_ms: ms(outcome.wall),
+        cpu_user_ms: ms(cpu_user),
+        cpu_sys_ms: ms(cpu_sys),
+        peak_rss_bytes: outcome.rusage.max_rss_bytes,
+        cgroup: cg.map(|c| CgroupRecord {
+            cpu_user_ms: c.cpu_user.map(ms),
+            cpu_sys_ms: c.cpu_sys.map(ms),
+            memory_peak_bytes: c.memory_peak_bytes,
+            io_read_bytes: c.io_read_bytes,
+            io_write_bytes: c.io_write_bytes,
+        }),
+        measurement: outcome.method.name.clone(),
+        resources: Resources {
+            cpu_avg_pct: resources.cpu_avg_pct,
+            cpu_peak_pct: resources.cpu_peak_pct,
+            mem_start_bytes: resources.mem_start_bytes,
+            mem_end_bytes: resources.mem_end_bytes,
+            mem_peak_bytes: resources.mem_peak_bytes,
+            disk_read_bytes: resources.disk_read_bytes,
+            disk_write_bytes: resources.disk_write_bytes,
+            samples: resources.samples,
+        },
+        metrics: sink.metrics.clone(),
+        phases: phases(&sink.marks, outcome.started, outcome.started + outcome.wall),
+        leftover_processes: outcome
+            .leftovers
+            .as_ref()
+            .and_then(|l| l.count())
+            .map(|n| n as u64),
+        log: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phases_last_until_the_next_boundary_or_the_end() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let marks = vec![("schedule".to_owned(), at(10)), ("dispatch".to_owned(), at(25))];
+        let p = phases(&marks, t0, at(40));
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0].name, "schedule");
+        assert!((p[0].start_ms - 10.0).abs() < 1e-9 && (p[0].duration_ms - 15.0).abs() < 1e-9);
+        assert!((p[1].start_ms - 25.0).abs() < 1e-9 && (p[1].duration_ms - 15.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn sink_parses_control_lines_from_stdout_and_the_fifo_only() {
+        let mut sink = StepSink::new(None);
+        let t = Instant::now();
+        sink.chunk(Stream::Stdout, b"hello\n::bench:: metric a 1.5 ms\n::bench:: pha", t);
+        sink.chunk(Stream::Stdout, b"se build\n", t);
+        sink.chunk(Stream::Stderr, b"::bench:: metric ignored 1\n", t);
+        sink.chunk(Stream::Control, b"::bench:: metric b 2\n::bench:: metric c x\n", t);
+        sink.finish(t);
+        let names: Vec<_> = sink.metrics.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(sink.metrics[0].unit.as_deref(), Some("ms"));
+        assert_eq!(sink.marks.len(), 1);
+        assert_eq!(sink.errors.len(), 1);
+        assert!(sink.errors[0].contains("not a finite number"));
+        assert_eq!(sink.tail, ["hello", "::bench:: metric ignored 1"]);
+    }
+}
