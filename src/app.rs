@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::error::{Error, ExitKind};
 use crate::measure::cancel::Cancel;
-use crate::measure::{platform, sampler};
+use crate::measure::platform;
 use crate::receipt::SchemaKind;
 use crate::suite::{self, PlanOptions, Suite};
 use crate::{report, runner, workload};
@@ -134,8 +134,7 @@ fn dispatch(command: Command) -> Result<ExitKind, Error> {
         }
         Command::Workload { name } => {
             let mut out = std::io::stdout().lock();
-            workload::run(name, &mut out)
-                .map_err(|e| anyhow::anyhow!("workload {name:?}: {e}"))?;
+            workload::run(name, &mut out).map_err(|e| anyhow::anyhow!("workload {name:?}: {e}"))?;
             Ok(ExitKind::Ok)
         }
     }
@@ -145,7 +144,9 @@ fn dispatch(command: Command) -> Result<ExitKind, Error> {
 fn load_suite(path: Option<&Path>) -> Result<Suite, Error> {
     match path {
         Some(p) => Ok(suite::load(p)?),
-        None if Path::new("benchmark.toml").exists() => Ok(suite::load(Path::new("benchmark.toml"))?),
+        None if Path::new("benchmark.toml").exists() => {
+            Ok(suite::load(Path::new("benchmark.toml"))?)
+        }
         None => Ok(suite::baseline()),
     }
 }
@@ -175,7 +176,10 @@ fn run(args: RunArgs) -> Result<ExitKind, Error> {
         plan.steps.len(),
         plan.warmup,
         plan.runs,
-        plan.mode.as_deref().map(|m| format!(", mode `{m}`")).unwrap_or_default(),
+        plan.mode
+            .as_deref()
+            .map(|m| format!(", mode `{m}`"))
+            .unwrap_or_default(),
     ));
     let outcome = runner::run(&plan, &opts, &cancel, progress.as_mut())?;
     drop(progress);
@@ -250,10 +254,6 @@ fn info(args: InfoArgs) -> Result<ExitKind, Error> {
             };
             let _ = writeln!(out, "{k:<16} {v}");
         }
-        let s = sampler::Sampler::start(Duration::from_millis(100));
-        let backend = s.backend();
-        let _ = writeln!(out, "{:<16} {backend}", "sampler");
-        drop(s.stop());
         for w in crate::measure::host::warnings(&crate::measure::host::read(), None, p.cores) {
             let _ = writeln!(out, "warning: {w}");
         }
@@ -276,7 +276,10 @@ fn check(args: CheckArgs) -> Result<ExitKind, Error> {
         plan.suite.name,
         plan.suite.source.display(),
         plan.steps.len(),
-        plan.mode.as_deref().map(|m| format!(" in mode `{m}`")).unwrap_or_default(),
+        plan.mode
+            .as_deref()
+            .map(|m| format!(" in mode `{m}`"))
+            .unwrap_or_default(),
         plan.warmup,
         plan.runs
     );

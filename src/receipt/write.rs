@@ -21,7 +21,9 @@ pub fn bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let name = path.file_name().context("a receipt path needs a file name")?;
+    let name = path
+        .file_name()
+        .context("a receipt path needs a file name")?;
     let tmp = dir.join(format!(
         ".{}.tmp-{}",
         name.to_string_lossy(),

@@ -40,7 +40,11 @@ fn step_line(r: &StepRecord) -> String {
     } else {
         format!(" (exit {})", r.exit_code)
     };
-    format!("  {id:<24} {:>12}  {}{exit}", ms(r.wall_ms), status_word(r.status))
+    format!(
+        "  {id:<24} {:>12}  {}{exit}",
+        ms(r.wall_ms),
+        status_word(r.status)
+    )
 }
 
 fn tail_block(r: &StepRecord, tail: &[String]) -> Option<String> {

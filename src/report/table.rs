@@ -65,7 +65,9 @@ fn row(s: &StepSummary) -> Vec<String> {
         opt(w, |w| ms(w.min)),
         opt(w, |w| ms(w.max)),
         opt(w, |w| w.stddev.map_or("—".into(), ms)),
-        opt(w, |w| w.cv.map_or("—".into(), |c| format!("{:.1}%", c * 100.0))),
+        opt(w, |w| {
+            w.cv.map_or("—".into(), |c| format!("{:.1}%", c * 100.0))
+        }),
         opt(s.cpu_user_ms.as_ref(), |c| ms(c.mean)),
         opt(s.cpu_sys_ms.as_ref(), |c| ms(c.mean)),
         opt(s.peak_rss_bytes.as_ref(), |r| bytes(r.max as u64)),
@@ -78,8 +80,16 @@ fn metrics(summary: &Summary) -> String {
     let mut out = String::new();
     for s in &summary.steps {
         for (name, m) in &s.metrics {
-            let unit = m.unit.as_deref().map(|u| format!(" {u}")).unwrap_or_default();
-            let sd = m.stats.stddev.map(|d| format!(" ± {}", num(d))).unwrap_or_default();
+            let unit = m
+                .unit
+                .as_deref()
+                .map(|u| format!(" {u}"))
+                .unwrap_or_default();
+            let sd = m
+                .stats
+                .stddev
+                .map(|d| format!(" ± {}", num(d)))
+                .unwrap_or_default();
             out.push_str(&format!(
                 "  {} · metric {name}: {}{sd}{unit} (n={})\n",
                 s.id,

@@ -11,8 +11,10 @@ pub const HIGH_CV: f64 = 0.10;
 /// Aggregate every step over the runs, in first-seen order. Failed samples are counted
 /// in `failures` and kept out of the statistics.
 pub fn summarize_steps(runs: &[RunReceipt]) -> (Vec<StepSummary>, Vec<String>) {
-    let mut order: Vec<(Option<String>, String)> = Vec::new();
-    let mut by_key: BTreeMap<(Option<String>, String), Vec<(u32, &StepRecord)>> = BTreeMap::new();
+    // A step is known by its parent (for `benchmark step` records) and its id.
+    type Key = (Option<String>, String);
+    let mut order: Vec<Key> = Vec::new();
+    let mut by_key: BTreeMap<Key, Vec<(u32, &StepRecord)>> = BTreeMap::new();
     for run in runs {
         for s in &run.steps {
             let key = (s.parent.clone(), s.id.clone());
@@ -57,7 +59,10 @@ fn summarize_step(records: &[(u32, &StepRecord)]) -> StepSummary {
         stats::summarize(&v)
     };
     let wall: Vec<f64> = ok.iter().map(|(_, s)| s.wall_ms).collect();
-    let outlier_runs = stats::outliers(&wall).into_iter().map(|i| ok[i].0).collect();
+    let outlier_runs = stats::outliers(&wall)
+        .into_iter()
+        .map(|i| ok[i].0)
+        .collect();
 
     let mut metric_values: BTreeMap<&str, (Option<String>, Vec<f64>)> = BTreeMap::new();
     let mut phase_values: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
@@ -97,10 +102,13 @@ fn summarize_step(records: &[(u32, &StepRecord)]) -> StepSummary {
         metrics: metric_values
             .into_iter()
             .filter_map(|(name, (unit, v))| {
-                Some((name.to_owned(), MetricSummary {
-                    unit,
-                    stats: stats::summarize(&v)?,
-                }))
+                Some((
+                    name.to_owned(),
+                    MetricSummary {
+                        unit,
+                        stats: stats::summarize(&v)?,
+                    },
+                ))
             })
             .collect(),
         phases: phase_values
@@ -165,12 +173,27 @@ mod tests {
     #[test]
     fn aggregates_in_order_and_keeps_failures_out_of_the_stats() {
         let runs = vec![
-            run(1, vec![step("b", 10.0, Status::Ok), step("a", 100.0, Status::Ok)]),
-            run(2, vec![step("b", 12.0, Status::Ok), step("a", 999.0, Status::Failed)]),
-            run(3, vec![step("b", 11.0, Status::Ok), step("a", 102.0, Status::Ok)]),
+            run(
+                1,
+                vec![step("b", 10.0, Status::Ok), step("a", 100.0, Status::Ok)],
+            ),
+            run(
+                2,
+                vec![
+                    step("b", 12.0, Status::Ok),
+                    step("a", 999.0, Status::Failed),
+                ],
+            ),
+            run(
+                3,
+                vec![step("b", 11.0, Status::Ok), step("a", 102.0, Status::Ok)],
+            ),
         ];
         let (steps, warnings) = summarize_steps(&runs);
-        assert_eq!(steps.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["b", "a"]);
+        assert_eq!(
+            steps.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+            ["b", "a"]
+        );
         let b = &steps[0];
         assert_eq!(b.name, "B");
         assert_eq!(b.failures, 0);
@@ -195,7 +218,11 @@ mod tests {
             .collect();
         let (_, warnings) = summarize_steps(&runs);
         assert_eq!(warnings.len(), 1);
-        assert!(warnings[0].starts_with("step `x`: wall time varies by 38.5% (CV) over 4 runs"), "{}", warnings[0]);
+        assert!(
+            warnings[0].starts_with("step `x`: wall time varies by 38.5% (CV) over 4 runs"),
+            "{}",
+            warnings[0]
+        );
     }
 
     #[test]

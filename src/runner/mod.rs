@@ -5,6 +5,7 @@
 pub mod aggregate;
 pub mod preflight;
 pub(crate) mod record;
+pub mod substep;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -21,8 +22,8 @@ use crate::measure::exec::{self, ExecSpec, Leftovers};
 use crate::measure::sampler::Sampler;
 use crate::measure::{host, platform};
 use crate::receipt::{
-    self, Environment, Measurement, Options, RunReceipt, SamplerInfo, Status, StepRecord, Summary,
-    SuiteInfo, Tool,
+    self, Environment, Measurement, Options, RunReceipt, SamplerInfo, Status, StepRecord,
+    SuiteInfo, Summary, Tool,
 };
 use crate::suite::{Hook, Plan, Step};
 use record::{StepSink, iso};
@@ -89,7 +90,10 @@ pub fn run(
     let started_at = SystemTime::now();
     let platform = platform::detect();
     let host_before = host::read();
-    let sampler = suite.monitor.enabled.then(|| Sampler::start(suite.monitor.interval));
+    let sampler = suite
+        .monitor
+        .enabled
+        .then(|| Sampler::start(suite.monitor.interval));
     let fifo_dir = tempfile_dir()?;
 
     let mut ctx = Ctx {
@@ -163,7 +167,11 @@ pub fn run(
         }
     });
     let host_after = host::read();
-    warnings.extend(host::warnings(&host_before, Some(&host_after), platform.cores));
+    warnings.extend(host::warnings(
+        &host_before,
+        Some(&host_after),
+        platform.cores,
+    ));
     let (steps, variance) = aggregate::summarize_steps(&completed);
     warnings.extend(variance);
     if method.name == "wait4"
@@ -261,7 +269,10 @@ fn prepare_output(out: &Path, keep_logs: bool) -> Result<(), Error> {
     })?;
     let _ = fs::remove_file(probe);
     if !keep_logs {
-        for entry in fs::read_dir(out).context("listing the output directory")?.flatten() {
+        for entry in fs::read_dir(out)
+            .context("listing the output directory")?
+            .flatten()
+        {
             let name = entry.file_name();
             let name = name.to_string_lossy();
             if name.starts_with("run_") && name.ends_with(".json") {
@@ -370,9 +381,17 @@ impl Ctx<'_> {
                     break;
                 }
                 progress.step_started(&step.id, &step.name);
-                let (record, tail, mut left, errors) =
-                    self.step(step, &run_env, &dir_name, deadline)?;
-                warnings.extend(errors.into_iter().map(|e| format!("step `{}`: {e}", step.id)));
+                let StepRun {
+                    record,
+                    tail,
+                    leftovers: mut left,
+                    errors,
+                } = self.step(step, &run_env, &dir_name, deadline)?;
+                warnings.extend(
+                    errors
+                        .into_iter()
+                        .map(|e| format!("step `{}`: {e}", step.id)),
+                );
                 if let Some(n) = record.leftover_processes.filter(|n| *n > 0) {
                     warnings.push(format!(
                         "step `{}` left {n} process(es) running; they are stopped after the run's teardown",
@@ -438,7 +457,12 @@ impl Ctx<'_> {
         })
     }
 
-    fn spec(&self, run: &str, env: &BTreeMap<String, String>, timeout: Option<Duration>) -> ExecSpec {
+    fn spec(
+        &self,
+        run: &str,
+        env: &BTreeMap<String, String>,
+        timeout: Option<Duration>,
+    ) -> ExecSpec {
         let suite = &self.plan.suite;
         let mut args: Vec<OsString> = suite.shell[1..].iter().map(Into::into).collect();
         args.push(run.into());
@@ -467,12 +491,14 @@ impl Ctx<'_> {
         run_env: &RunEnv,
         dir_name: &str,
         deadline: Option<Instant>,
-    ) -> Result<(StepRecord, Vec<String>, Option<Leftovers>, Vec<String>)> {
+    ) -> Result<StepRun> {
         let log_rel = format!("logs/{dir_name}/{}.log", step.id);
         let log = fs::File::create(self.opts.output.join(&log_rel)).ok();
         let mut sink = StepSink::new(log);
         let mut spec = self.spec(&step.run, &step.env, min_timeout(step.timeout, deadline));
-        let fifo = self.fifo_dir.join(format!("control-{dir_name}-{}", step.id));
+        let fifo = self
+            .fifo_dir
+            .join(format!("control-{dir_name}-{}", step.id));
         run_env.apply(&mut spec, self.plan, &self.opts.exe, &step.id, &fifo);
         spec.control_fifo = Some(fifo);
         let window = self.sampler.map(|s| s.begin());
@@ -485,13 +511,7 @@ impl Ctx<'_> {
         sink.finish(Instant::now());
         let status = record::status(&outcome, &step.expect_exit);
         let mut rec = record::step_record(
-            &step.id,
-            &step.name,
-            None,
-            &outcome,
-            status,
-            &resources,
-            &sink,
+            &step.id, &step.name, None, &outcome, status, &resources, &sink,
         );
         rec.log = Some(log_rel);
         if self.method.is_none() {
@@ -505,7 +525,12 @@ impl Ctx<'_> {
             ));
         }
         let tail = sink.tail.iter().cloned().collect();
-        Ok((rec, tail, outcome.leftovers, errors))
+        Ok(StepRun {
+            record: rec,
+            tail,
+            leftovers: outcome.leftovers,
+            errors,
+        })
     }
 
     fn hook(
@@ -518,9 +543,16 @@ impl Ctx<'_> {
     ) -> Result<(), String> {
         let mut spec = self.spec(&hook.run, &hook.env, min_timeout(hook.timeout, deadline));
         spec.isolate = false;
-        run_env.apply(&mut spec, self.plan, &self.opts.exe, &hook.name, Path::new(""));
+        run_env.apply(
+            &mut spec,
+            self.plan,
+            &self.opts.exe,
+            &hook.name,
+            Path::new(""),
+        );
         let mut sink = StepSink::new(None);
-        let out = exec::execute(&spec, &mut sink, cancel).map_err(|e| format!("{}: {e}", hook.name))?;
+        let out =
+            exec::execute(&spec, &mut sink, cancel).map_err(|e| format!("{}: {e}", hook.name))?;
         leftovers.extend(out.leftovers);
         if out.interrupted {
             return Err(format!("{} was interrupted", hook.name));
@@ -545,7 +577,12 @@ fn last_lines(sink: &StepSink) -> String {
     if n == 0 {
         return String::new();
     }
-    let lines: Vec<_> = sink.tail.iter().skip(sink.tail.len() - n).cloned().collect();
+    let lines: Vec<_> = sink
+        .tail
+        .iter()
+        .skip(sink.tail.len() - n)
+        .cloned()
+        .collect();
     format!(": {}", lines.join(" | "))
 }
 
@@ -561,6 +598,16 @@ fn min_timeout(t: Option<Duration>, deadline: Option<Instant>) -> Option<Duratio
     }
 }
 
+/// What one step's execution produced besides its record.
+struct StepRun {
+    record: StepRecord,
+    /// Last lines of output, shown when the step failed.
+    tail: Vec<String>,
+    leftovers: Option<Leftovers>,
+    /// Warnings (malformed control lines, the timeout).
+    errors: Vec<String>,
+}
+
 struct RunEnv {
     run_dir: PathBuf,
     number: u32,
@@ -572,13 +619,20 @@ impl RunEnv {
         let vars: [(&str, OsString); 7] = [
             ("BENCHMARK_RUN_DIR", self.run_dir.clone().into()),
             ("BENCHMARK_RUN_NUMBER", self.number.to_string().into()),
-            ("BENCHMARK_WARMUP", if self.warmup { "1" } else { "0" }.into()),
-            ("BENCHMARK_MODE", plan.mode.clone().unwrap_or_default().into()),
+            (
+                "BENCHMARK_WARMUP",
+                if self.warmup { "1" } else { "0" }.into(),
+            ),
+            (
+                "BENCHMARK_MODE",
+                plan.mode.clone().unwrap_or_default().into(),
+            ),
             ("BENCHMARK_STEP", step.into()),
             ("BENCHMARK_CONTROL", control.into()),
             ("BENCHMARK_EXE", exe.into()),
         ];
-        spec.env.extend(vars.into_iter().map(|(k, v)| (k.into(), v)));
+        spec.env
+            .extend(vars.into_iter().map(|(k, v)| (k.into(), v)));
     }
 }
 

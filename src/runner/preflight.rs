@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::measure::Termination;
 use crate::measure::cancel::Cancel;
 use crate::measure::exec::{self, Discard, ExecSpec};
-use crate::measure::Termination;
 use crate::suite::{Check, Suite};
 
 /// Run every check; return one sentence per failure (what failed and what to do).
@@ -30,9 +30,8 @@ fn check_one(check: &Check, suite: &Suite, cancel: &Cancel) -> Result<(), String
             format!("`{c}` is not on PATH: install it or add its directory to PATH")
         }),
         Check::FreeDisk { path, min_bytes } => {
-            let free = free_disk(path).map_err(|e| {
-                format!("cannot tell free disk space at {}: {e}", path.display())
-            })?;
+            let free = free_disk(path)
+                .map_err(|e| format!("cannot tell free disk space at {}: {e}", path.display()))?;
             if free < *min_bytes {
                 return Err(format!(
                     "{} free at {}, {} required: free some space or point `path` elsewhere",
@@ -58,7 +57,11 @@ fn check_one(check: &Check, suite: &Suite, cancel: &Cancel) -> Result<(), String
             let spec = ExecSpec {
                 program: suite.shell[0].clone().into(),
                 args,
-                env: suite.env.iter().map(|(k, v)| (k.into(), v.into())).collect(),
+                env: suite
+                    .env
+                    .iter()
+                    .map(|(k, v)| (k.into(), v.into()))
+                    .collect(),
                 env_remove: vec![],
                 cwd: Some(suite.working_dir.clone()),
                 timeout: Some(Duration::from_secs(60)),
@@ -100,7 +103,10 @@ pub fn find_on_path(name: &str) -> Option<PathBuf> {
 
 fn free_disk(path: &Path) -> nix::Result<u64> {
     let s = nix::sys::statvfs::statvfs(path)?;
-    #[expect(clippy::useless_conversion, reason = "the field types differ across platforms")]
+    #[expect(
+        clippy::useless_conversion,
+        reason = "the field types differ across platforms"
+    )]
     Ok(u64::from(s.blocks_available()) * u64::from(s.fragment_size()))
 }
 
@@ -123,7 +129,8 @@ fn available_memory() -> Option<u64> {
 fn docker_ping() -> Result<(), String> {
     use std::io::{Read, Write};
     use std::os::unix::net::UnixStream;
-    let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+    let host =
+        std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
     let Some(path) = host.strip_prefix("unix://") else {
         return Err(format!(
             "DOCKER_HOST={host}: only unix:// sockets are checked; use a unix socket or drop the docker_daemon pre-flight"
@@ -149,7 +156,9 @@ fn docker_ping() -> Result<(), String> {
     if resp.starts_with("HTTP/1.") && resp.contains(" 200 ") {
         Ok(())
     } else {
-        Err(format!("the Docker daemon at {path} did not answer /_ping with 200"))
+        Err(format!(
+            "the Docker daemon at {path} did not answer /_ping with 200"
+        ))
     }
 }
 

@@ -46,8 +46,12 @@ impl StepSink {
             tail,
             ..
         } = self;
-        stdout.finish(at, |l, at| on_line(l, at, true, metrics, marks, errors, tail));
-        control.finish(at, |l, at| on_line(l, at, false, metrics, marks, errors, tail));
+        stdout.finish(at, |l, at| {
+            on_line(l, at, true, metrics, marks, errors, tail)
+        });
+        control.finish(at, |l, at| {
+            on_line(l, at, false, metrics, marks, errors, tail)
+        });
         if let Some(log) = &mut self.log {
             let _ = log.flush();
         }
@@ -70,12 +74,12 @@ impl OutputSink for StepSink {
             ..
         } = self;
         match stream {
-            Stream::Stdout => {
-                stdout.feed(data, at, |l, at| on_line(l, at, true, metrics, marks, errors, tail))
-            }
-            Stream::Control => {
-                control.feed(data, at, |l, at| on_line(l, at, false, metrics, marks, errors, tail))
-            }
+            Stream::Stdout => stdout.feed(data, at, |l, at| {
+                on_line(l, at, true, metrics, marks, errors, tail)
+            }),
+            Stream::Control => control.feed(data, at, |l, at| {
+                on_line(l, at, false, metrics, marks, errors, tail)
+            }),
             Stream::Stderr => {
                 // stderr carries no control lines, but its last lines explain failures.
                 for l in String::from_utf8_lossy(data).lines() {
@@ -108,7 +112,9 @@ fn on_line(
                 push_tail(tail, line);
             }
         }
-        Some(Ok(Control::Metric { name, value, unit })) => metrics.push(Metric { name, value, unit }),
+        Some(Ok(Control::Metric { name, value, unit })) => {
+            metrics.push(Metric { name, value, unit })
+        }
         Some(Ok(Control::Phase { name })) => marks.push((name, at)),
         Some(Err(e)) => errors.push(format!("control line `{}` ignored: {e}", line.trim())),
     }
@@ -218,7 +224,10 @@ mod tests {
     fn phases_last_until_the_next_boundary_or_the_end() {
         let t0 = Instant::now();
         let at = |ms| t0 + Duration::from_millis(ms);
-        let marks = vec![("schedule".to_owned(), at(10)), ("dispatch".to_owned(), at(25))];
+        let marks = vec![
+            ("schedule".to_owned(), at(10)),
+            ("dispatch".to_owned(), at(25)),
+        ];
         let p = phases(&marks, t0, at(40));
         assert_eq!(p.len(), 2);
         assert_eq!(p[0].name, "schedule");
@@ -230,10 +239,18 @@ mod tests {
     fn sink_parses_control_lines_from_stdout_and_the_fifo_only() {
         let mut sink = StepSink::new(None);
         let t = Instant::now();
-        sink.chunk(Stream::Stdout, b"hello\n::bench:: metric a 1.5 ms\n::bench:: pha", t);
+        sink.chunk(
+            Stream::Stdout,
+            b"hello\n::bench:: metric a 1.5 ms\n::bench:: pha",
+            t,
+        );
         sink.chunk(Stream::Stdout, b"se build\n", t);
         sink.chunk(Stream::Stderr, b"::bench:: metric ignored 1\n", t);
-        sink.chunk(Stream::Control, b"::bench:: metric b 2\n::bench:: metric c x\n", t);
+        sink.chunk(
+            Stream::Control,
+            b"::bench:: metric b 2\n::bench:: metric c x\n",
+            t,
+        );
         sink.finish(t);
         let names: Vec<_> = sink.metrics.iter().map(|m| m.name.as_str()).collect();
         assert_eq!(names, ["a", "b"]);
