@@ -47,6 +47,9 @@ enum Command {
         #[arg(value_enum)]
         name: workload::Workload,
     },
+    /// Allocate MIB MiB, touch it, hold it HOLD_MS ms, free it.
+    #[command(hide = true)]
+    Spike { mib: u64, hold_ms: u64 },
 }
 
 #[derive(Debug, Args)]
@@ -135,6 +138,11 @@ fn dispatch(command: Command) -> Result<ExitKind, Error> {
         Command::Workload { name } => {
             let mut out = std::io::stdout().lock();
             workload::run(name, &mut out).map_err(|e| anyhow::anyhow!("workload {name:?}: {e}"))?;
+            Ok(ExitKind::Ok)
+        }
+        Command::Spike { mib, hold_ms } => {
+            workload::spike(mib, Duration::from_millis(hold_ms))
+                .map_err(|e| anyhow::anyhow!("spike of {mib} MiB: {e}"))?;
             Ok(ExitKind::Ok)
         }
     }

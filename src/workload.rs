@@ -153,6 +153,17 @@ fn memory(buffer_bytes: usize, passes: u32, out: &mut dyn Write) -> io::Result<(
 
 /// A buffer of `len` bytes, every byte written; an allocation failure is an error, not
 /// an abort.
+/// Allocate `mib` MiB, touch every page, hold it for `hold`, then free it: a short
+/// memory spike that sampling misses and kernel accounting must not (tests, benches).
+pub fn spike(mib: u64, hold: Duration) -> io::Result<()> {
+    let len = usize::try_from(mib << 20)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "spike size too large"))?;
+    let buf = touched_buffer(len, |i| i as u8)?;
+    std::thread::sleep(hold);
+    black_box(&buf);
+    Ok(())
+}
+
 fn touched_buffer(len: usize, byte: impl FnMut(usize) -> u8) -> io::Result<Vec<u8>> {
     let mut buffer = Vec::new();
     buffer.try_reserve_exact(len).map_err(|e| {

@@ -1,0 +1,12 @@
+//! Integration tests: the real `benchmark` binary on real suites, real processes, real
+//! files. One binary; `helper` holds the small fluent API.
+
+mod helper;
+
+mod baseline;
+mod info;
+mod invalid;
+mod measure;
+mod receipts;
+mod run;
+mod step;

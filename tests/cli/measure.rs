@@ -1,0 +1,210 @@
+//! Measurement through the real binary: wall time, kernel-accounted memory of a short
+//! spike, whole-tree kill on timeout and on interruption.
+
+use std::time::{Duration, Instant};
+
+use crate::helper::{alive, bench, summary_in};
+use benchmark::receipt::Status;
+
+#[test]
+fn wall_time_is_measured() {
+    let b = bench()
+        .suite("[suite]\nruns = 2\nwarmup = 0\n[[step]]\nid = \"nap\"\nrun = \"sleep 0.2\"\n");
+    let s = b.run().code(0).summary();
+    assert_eq!(s.runs, 2, "--runs overrides the suite");
+    let w = s.steps[0].wall_ms.as_ref().unwrap();
+    assert!(w.min >= 200.0, "sleep 0.2 took {} ms", w.min);
+    assert!(w.max < 5000.0, "sanity: {} ms", w.max);
+}
+
+fn spike_suite(cgroup: &str) -> crate::helper::Bench {
+    bench()
+        .suite(
+            r#"
+[suite]
+runs = 2
+warmup = 0
+[[step]]
+id = "spike"
+run = '"$BENCHMARK_EXE" spike 200 20'
+"#,
+        )
+        .env("BENCHMARK_CGROUP", cgroup)
+}
+
+#[test]
+fn a_200_mib_spike_of_20_ms_is_reported_as_at_least_200_mib() {
+    for mode in ["auto", "off"] {
+        let b = spike_suite(mode);
+        let done = b.run().code(0);
+        let run = done.run_receipt(1);
+        let step = &run.steps[0];
+        assert!(
+            step.peak_rss_bytes >= 200 << 20,
+            "BENCHMARK_CGROUP={mode}: peak RSS {} < 200 MiB",
+            step.peak_rss_bytes
+        );
+        if let Some(cg) = &step.cgroup
+            && let Some(peak) = cg.memory_peak_bytes
+        {
+            assert!(peak >= 200 << 20, "cgroup peak {peak} < 200 MiB");
+        }
+        if mode == "off" {
+            assert_eq!(step.measurement, "wait4");
+            assert!(step.cgroup.is_none());
+        }
+        let s = done.summary();
+        assert!(s.steps[0].peak_rss_bytes.as_ref().unwrap().min >= (200 << 20) as f64);
+    }
+}
+
+fn daemon_suite(cgroup: &str) -> crate::helper::Bench {
+    // The step starts a daemon that escapes its session and process group, then hangs.
+    bench()
+        .suite(
+            r#"
+[suite]
+runs = 1
+warmup = 0
+kill_grace = "500ms"
+[[step]]
+id = "hangs"
+run = 'setsid sleep 300 & echo $! > daemon.pid; sleep 300'
+timeout = "1s"
+"#,
+        )
+        .env("BENCHMARK_CGROUP", cgroup)
+}
+
+fn read_pid(b: &crate::helper::Bench) -> i32 {
+    std::fs::read_to_string(b.path("daemon.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_timeout_kills_the_whole_tree_including_an_escaped_daemon() {
+    for mode in ["auto", "off"] {
+        let b = daemon_suite(mode);
+        let started = Instant::now();
+        let done = b.run().code(3).stderr_has("TIMED OUT");
+        assert!(started.elapsed() < Duration::from_secs(60));
+        let pid = read_pid(&b);
+        assert!(
+            !alive(pid),
+            "BENCHMARK_CGROUP={mode}: daemon {pid} survived the timeout"
+        );
+        let run = done.run_receipt(1);
+        assert_eq!(run.steps[0].status, Status::TimedOut);
+        let s = done.summary();
+        assert!(
+            s.warnings.iter().any(|w| w.contains("timed out after")),
+            "{:?}",
+            s.warnings
+        );
+    }
+}
+
+#[test]
+fn sigint_stops_the_run_keeps_completed_receipts_and_exits_130() {
+    let b = bench().suite(
+        r#"
+[suite]
+runs = 50
+warmup = 0
+[[step]]
+id = "slow"
+run = 'setsid sleep 300 & echo $! >> daemons.pid; sleep 0.3'
+[[teardown]]
+run = "touch teardown-$BENCHMARK_RUN_NUMBER"
+"#,
+    );
+    let mut child = b.command().arg("run").spawn().unwrap();
+    let first = b.path("bench-out/run_2.json");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !first.exists() {
+        assert!(Instant::now() < deadline, "no run completed in 60 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let s = summary_in(&b.path("bench-out"));
+    assert_eq!(s.status, Status::Interrupted);
+    assert!(s.runs >= 2 && s.runs < 50, "runs = {}", s.runs);
+    for n in 1..=s.runs {
+        crate::helper::run_receipt_in(&b.path("bench-out"), n);
+        assert!(b.path(&format!("teardown-{n}")).exists());
+    }
+    // Teardown also ran for the interrupted run, and nothing is left running.
+    assert!(b.path(&format!("teardown-{}", s.runs + 1)).exists());
+    let pids = std::fs::read_to_string(b.path("daemons.pid")).unwrap();
+    for pid in pids.lines().map(|l| l.trim().parse::<i32>().unwrap()) {
+        assert!(!alive(pid), "daemon {pid} survived the interruption");
+    }
+}
+
+#[test]
+fn leftover_background_processes_are_reported_and_stopped_after_teardown() {
+    let b = bench().suite(
+        r#"
+[suite]
+runs = 1
+warmup = 0
+[[step]]
+id = "starts-server"
+run = 'sleep 300 > /dev/null 2>&1 & echo $! > server.pid'
+[[step]]
+id = "uses-server"
+run = 'kill -0 "$(cat server.pid)"'
+[[teardown]]
+run = 'kill -0 "$(cat server.pid)" && touch alive-at-teardown'
+"#,
+    );
+    let done = b.run().code(0);
+    assert!(
+        b.path("alive-at-teardown").exists(),
+        "background process stays up for the run"
+    );
+    let pid: i32 = std::fs::read_to_string(b.path("server.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(!alive(pid), "stopped after teardown");
+    let run = done.run_receipt(1);
+    assert_eq!(run.steps[0].leftover_processes, Some(1));
+    let s = done.summary();
+    assert!(
+        s.warnings
+            .iter()
+            .any(|w| w.contains("left 1 process(es) running")),
+        "{:?}",
+        s.warnings
+    );
+}
+
+#[test]
+fn cpu_time_of_a_busy_child_is_accounted() {
+    let b = bench().suite(
+        r#"
+[suite]
+runs = 1
+warmup = 0
+[[step]]
+id = "busy"
+run = '"$BENCHMARK_EXE" workload cpu'
+"#,
+    );
+    let run = b.run().code(0).run_receipt(1);
+    let step = &run.steps[0];
+    assert!(step.cpu_user_ms > 50.0, "user CPU {} ms", step.cpu_user_ms);
+    assert!(step.cpu_user_ms <= step.wall_ms * 1.5 + 10.0);
+    assert!(step.resources.samples >= 2);
+}
