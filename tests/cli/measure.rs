@@ -9,7 +9,8 @@ use benchmark::receipt::Status;
 #[test]
 fn wall_time_is_measured() {
     let b = bench()
-        .suite("[suite]\nruns = 2\nwarmup = 0\n[[step]]\nid = \"nap\"\nrun = \"sleep 0.2\"\n");
+        .suite("[suite]\nruns = 5\nwarmup = 0\n[[step]]\nid = \"nap\"\nrun = \"sleep 0.2\"\n")
+        .args(["--runs", "2"]);
     let s = b.run().code(0).summary();
     assert_eq!(s.runs, 2, "--runs overrides the suite");
     let w = s.steps[0].wall_ms.as_ref().unwrap();
