@@ -53,6 +53,10 @@ fn true_suite(dir: &Path, steps: usize) -> PathBuf {
 /// Run a command to completion; wall time and the kernel's ru_maxrss of the process.
 fn timed(cmd: &mut Command) -> (Duration, u64) {
     let start = Instant::now();
+    #[expect(
+        clippy::zombie_processes,
+        reason = "reaped below with wait4, for its rusage"
+    )]
     let child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::null())
