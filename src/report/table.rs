@@ -125,6 +125,61 @@ fn num(v: f64) -> String {
 mod tests {
     use super::*;
 
+    use crate::receipt::{MetricSummary, ResourceStats, StepSummary};
+    use crate::stats::summarize;
+
+    fn step(id: &str, parent: Option<&str>, wall: &[f64], failures: u32) -> StepSummary {
+        StepSummary {
+            id: id.into(),
+            name: id.into(),
+            parent: parent.map(Into::into),
+            failures,
+            wall_ms: summarize(wall),
+            cpu_user_ms: summarize(&wall.iter().map(|w| w * 0.9).collect::<Vec<_>>()),
+            cpu_sys_ms: summarize(&[1.5, 1.7]),
+            peak_rss_bytes: summarize(&[4.0 * 1048576.0, 5.0 * 1048576.0]),
+            cgroup_memory_peak_bytes: None,
+            resources: ResourceStats::default(),
+            metrics: [(
+                "throughput".to_owned(),
+                MetricSummary {
+                    unit: Some("MiB/s".into()),
+                    stats: summarize(&[200.0, 210.0]).unwrap(),
+                },
+            )]
+            .into_iter()
+            .filter(|_| parent.is_none() && failures == 0)
+            .collect(),
+            phases: Default::default(),
+            outlier_runs: vec![],
+        }
+    }
+
+    #[test]
+    fn table_snapshot() {
+        let v = serde_json::json!({
+            "schema_version": 1,
+            "tool": {"name": "benchmark", "version": "0"},
+            "suite": {"name": "s", "description": null, "file": null, "sha256": ""},
+            "reproduce": "", "started_at": "", "finished_at": "", "status": "ok", "runs": 3,
+            "warnings": [], "steps": [],
+            "options": {"mode": null, "runs": 3, "warmup": 0, "keep_logs": false},
+            "environment": {"os": "linux", "arch": "x86_64", "nix_system": "x86_64-linux",
+                "is_wsl": false, "docker_arch": "linux/amd64", "cpu_model": null, "cores": 2,
+                "physical_cores": null, "memory_bytes": null, "kernel": null,
+                "virtualization": null, "container": null, "hostname": null,
+                "measurement": {"method": "wait4", "note": null}, "sampler": null, "env": {}}
+        });
+        let mut summary: Summary = serde_json::from_value(v).unwrap();
+        summary.steps = vec![
+            step("kind-create", None, &[12_345.0, 12_800.5, 13_001.0], 0),
+            step("cni", Some("kind-create"), &[850.25, 900.0, 870.0], 0),
+            step("flaky", None, &[0.0123], 2),
+            step("never-ok", None, &[], 3),
+        ];
+        insta::assert_snapshot!(render(&summary));
+    }
+
     #[test]
     fn durations_pick_readable_units() {
         assert_eq!(ms(0.0123), "12.3 µs");

@@ -30,6 +30,15 @@ pub fn summarize_steps(runs: &[RunReceipt]) -> (Vec<StepSummary>, Vec<String>) {
         .map(|key| {
             let records = &by_key[&key];
             let summary = summarize_step(records);
+            if !summary.outlier_runs.is_empty() {
+                let runs: Vec<String> = summary.outlier_runs.iter().map(u32::to_string).collect();
+                warnings.push(format!(
+                    "step `{}`: run(s) {} are wall-time outliers (modified z-score > 3.5) — \
+                     something else may have run at the same time",
+                    summary.id,
+                    runs.join(", ")
+                ));
+            }
             if let Some(w) = summary.wall_ms.as_ref()
                 && stats::high_variance(w, HIGH_CV)
             {
@@ -232,8 +241,14 @@ mod tests {
             .enumerate()
             .map(|(i, w)| run(i as u32 + 1, vec![step("x", *w, Status::Ok)]))
             .collect();
-        let (steps, _) = summarize_steps(&runs);
+        let (steps, warnings) = summarize_steps(&runs);
         assert_eq!(steps[0].outlier_runs, [7]);
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with("step `x`: run(s) 7 are wall-time outliers")),
+            "{warnings:?}"
+        );
     }
 
     #[test]
