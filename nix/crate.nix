@@ -31,7 +31,8 @@
 
       commonArgs = {
         inherit src;
-        inherit (craneLib.crateNameFromCargoToml { cargoToml = ../Cargo.toml; }) pname version;
+        pname = cargoToml.package.name;
+        inherit (cargoToml.package) version;
         strictDeps = true;
         # No Darwin-only inputs: nixpkgs' Darwin stdenv has carried the Apple SDK, libiconv
         # included, since 24.11.
