@@ -1,0 +1,64 @@
+{
+  description = "benchmark: the reproducible benchmark appliance";
+
+  inputs = {
+    nixpkgs.url = "github:NixOS/nixpkgs/nixpkgs-unstable";
+    flake-parts = {
+      url = "github:hercules-ci/flake-parts";
+      inputs.nixpkgs-lib.follows = "nixpkgs";
+    };
+    crane.url = "github:ipetkov/crane";
+    rust-overlay = {
+      url = "github:oxalica/rust-overlay";
+      inputs.nixpkgs.follows = "nixpkgs";
+    };
+  };
+
+  outputs =
+    inputs@{ flake-parts, ... }:
+    flake-parts.lib.mkFlake { inherit inputs; } (
+      { flake-parts-lib, self, ... }:
+      let
+        # The reusable modules close over this flake's inputs, so that another flake can
+        # import them without adding crane or rust-overlay to its own inputs.
+        modules = {
+          toolchain = flake-parts-lib.importApply ./modules/toolchain.nix {
+            inherit (inputs) crane rust-overlay;
+          };
+          cache = ./modules/cache.nix;
+          suites = flake-parts-lib.importApply ./modules/suites.nix { benchmarkFlake = self; };
+        };
+      in
+      {
+        systems = [
+          "x86_64-linux"
+          "aarch64-linux"
+          "x86_64-darwin"
+          "aarch64-darwin"
+        ];
+
+        imports = [
+          flake-parts.flakeModules.flakeModules
+          modules.toolchain
+          modules.cache
+          modules.suites
+          ./nix/crate.nix
+          ./nix/devshell.nix
+          ./nix/image.nix
+        ];
+
+        # The locked nixpkgs, named directly: flake-parts' default goes through inputs', which
+        # needs a marker on inputs that Nix 2.8 does not set, and this flake is also evaluated
+        # offline with Debian's Nix 2.8.
+        perSystem =
+          { system, ... }:
+          {
+            _module.args.pkgs = inputs.nixpkgs.legacyPackages.${system};
+          };
+
+        flake.flakeModules = modules // {
+          default.imports = builtins.attrValues modules;
+        };
+      }
+    );
+}

@@ -1,0 +1,125 @@
+# The benchmark crate: one source, one commonArgs and one dependency build (crane
+# buildDepsOnly) shared by the package and every check that `nix flake check` runs.
+{ ... }:
+{
+  perSystem =
+    { config, lib, ... }:
+    let
+      craneLib = config.benchmark.rust.craneLib;
+      cargoToml = builtins.fromTOML (builtins.readFile ../Cargo.toml);
+      root = ../.;
+
+      # Cargo sources plus what the tests read at run time or through include_str!:
+      # fixtures and snapshots under tests/ and src/, and benches/.
+      src = lib.fileset.toSource {
+        inherit root;
+        fileset = lib.fileset.unions [
+          (craneLib.fileset.commonCargoSources root)
+          (lib.fileset.maybeMissing ../tests)
+          (lib.fileset.maybeMissing ../benches)
+          (lib.fileset.fileFilter (
+            file:
+            lib.any file.hasExt [
+              "toml"
+              "snap"
+              "json"
+              "txt"
+            ]
+          ) ../src)
+        ];
+      };
+
+      commonArgs = {
+        inherit src;
+        pname = cargoToml.package.name;
+        inherit (cargoToml.package) version;
+        strictDeps = true;
+        # No Darwin-only inputs: nixpkgs' Darwin stdenv has carried the Apple SDK, libiconv
+        # included, since 24.11.
+        cargoVendorDir = craneLib.vendorCargoDeps { inherit src; };
+        # snapshot mismatches fail the tests instead of writing .snap.new files
+        env.INSTA_UPDATE = "no";
+      };
+
+      cargoArtifacts = craneLib.buildDepsOnly commonArgs;
+
+      benchmark = craneLib.buildPackage (
+        commonArgs
+        // {
+          inherit cargoArtifacts;
+          # the tests run once, in the nextest check
+          doCheck = false;
+          meta = {
+            inherit (cargoToml.package) description;
+            homepage = cargoToml.package.repository;
+            license = with lib.licenses; [
+              mit
+              asl20
+            ];
+            mainProgram = "benchmark";
+          };
+        }
+      );
+    in
+    {
+      packages = {
+        inherit benchmark;
+        default = benchmark;
+      };
+
+      apps.benchmark = {
+        program = lib.getExe benchmark;
+        meta.description = cargoToml.package.description;
+      };
+      apps.default = config.apps.benchmark;
+
+      checks = {
+        inherit benchmark;
+
+        benchmark-clippy = craneLib.cargoClippy (
+          commonArgs
+          // {
+            inherit cargoArtifacts;
+            cargoClippyExtraArgs = "--all-targets -- --deny warnings";
+          }
+        );
+
+        benchmark-fmt = craneLib.cargoFmt { inherit src; };
+
+        benchmark-nextest = craneLib.cargoNextest (
+          commonArgs
+          // {
+            inherit cargoArtifacts;
+            partitions = 1;
+            partitionType = "count";
+            # the sandbox has no /usr/bin/env for the fixtures' `#!/usr/bin/env` scripts
+            preCheck = ''
+              for dir in tests benches; do
+                if [ -d "$dir" ]; then patchShebangs --build "$dir"; fi
+              done
+            '';
+          }
+        );
+
+        benchmark-doc = craneLib.cargoDoc (
+          commonArgs
+          // {
+            inherit cargoArtifacts;
+            env = commonArgs.env // {
+              RUSTDOCFLAGS = "--deny warnings";
+            };
+          }
+        );
+      };
+
+      benchmark = {
+        # the module's default would be this same package, read back through the flake
+        package = benchmark;
+        cache.prewarm = [
+          cargoArtifacts
+          commonArgs.cargoVendorDir
+        ];
+      };
+    }
+  ;
+}

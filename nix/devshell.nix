@@ -1,0 +1,29 @@
+# `nix develop`: the MSRV toolchain (with rust-src and rust-analyzer), every input of the
+# checks, and the tools the benchmarks and their receipts call for.
+{ ... }:
+{
+  perSystem =
+    { config, pkgs, ... }:
+    let
+      rust = config.benchmark.rust;
+      shell = rust.devCraneLib.devShell {
+        # inputsFrom: the checks' build inputs; devCraneLib adds its toolchain first on PATH
+        inherit (config) checks;
+        packages = [
+          pkgs.cargo-nextest
+          pkgs.hyperfine
+          pkgs.docker-client
+          pkgs.jq
+        ];
+        name = "benchmark";
+        shellHook = ''
+          echo "benchmark devshell: Rust ${rust.version} (MSRV, from Cargo.toml) · cargo nextest run · nix flake check · nix run .#benchmark -- run SUITE" >&2
+        '';
+      };
+    in
+    {
+      devShells.default = shell;
+      # everything `nix develop` needs, for the binary cache
+      benchmark.cache.prewarm = [ shell.inputDerivation ];
+    };
+}
