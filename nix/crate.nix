@@ -3,7 +3,12 @@
 { ... }:
 {
   perSystem =
-    { config, lib, ... }:
+    {
+      config,
+      lib,
+      pkgs,
+      ...
+    }:
     let
       craneLib = config.benchmark.rust.craneLib;
       cargoToml = builtins.fromTOML (builtins.readFile ../Cargo.toml);
@@ -92,6 +97,8 @@
             inherit cargoArtifacts;
             partitions = 1;
             partitionType = "count";
+            # the integration tests start escaping daemons with `setsid` (util-linux)
+            nativeBuildInputs = lib.optionals pkgs.stdenv.hostPlatform.isLinux [ pkgs.util-linux ];
             # the sandbox has no /usr/bin/env for the fixtures' `#!/usr/bin/env` scripts
             preCheck = ''
               for dir in tests benches; do

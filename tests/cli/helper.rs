@@ -161,6 +161,7 @@ fn strict<T: serde::de::DeserializeOwned>(path: &Path, kind: SchemaKind) -> T {
 }
 
 /// Is a process with this pid still running (a zombie counts as gone)?
+#[cfg(target_os = "linux")]
 pub fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => {
