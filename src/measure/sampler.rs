@@ -312,28 +312,33 @@ impl Drop for Sampler {
 /// The sampler thread: a tick every `interval` on a fixed schedule, woken early to stop.
 fn run(shared: &Shared, interval: Duration) -> ThreadReport {
     let mut ticks = 0;
-    let mut next = Instant::now() + interval;
+    // `None`: the interval reaches past what `Instant` can hold; no tick ever comes.
+    let mut next = Instant::now().checked_add(interval);
     let mut state = shared.lock();
     while !state.stop {
         let now = Instant::now();
-        if now < next {
-            state = shared
-                .wake
-                .wait_timeout(state, next - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-            continue;
+        match next {
+            Some(due) if due <= now => {}
+            due => {
+                let wait = due.map_or(Duration::MAX, |d| d - now);
+                state = shared
+                    .wake
+                    .wait_timeout(state, wait)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+                continue;
+            }
         }
         let reading = state.read(Detail::Tick);
         for (_, acc) in &mut state.windows {
             acc.tick(&reading);
         }
         ticks += 1;
-        next += interval;
-        if next <= now {
+        next = next.and_then(|due| due.checked_add(interval));
+        if next.is_some_and(|due| due <= now) {
             // Fell behind (suspended, or starved of CPU): skip the missed ticks rather
             // than firing them back to back.
-            next = now + interval;
+            next = now.checked_add(interval);
         }
     }
     drop(state);
@@ -444,6 +449,13 @@ mod tests {
     }
 
     #[test]
+    fn shareable_across_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Sampler>();
+        send_sync::<Window>();
+    }
+
+    #[test]
     fn backend_name() {
         let s = Sampler::start(Duration::from_secs(1));
         #[cfg(target_os = "linux")]
@@ -480,6 +492,13 @@ mod tests {
         assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
         assert_eq!(cost.ticks, 0);
         assert_eq!(cost.interval, Duration::from_secs(30));
+
+        let s = Sampler::start(Duration::MAX);
+        let r = s.end(s.begin());
+        assert_eq!(r.samples, 2);
+        let t = Instant::now();
+        assert_eq!(s.stop().ticks, 0);
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
     }
 
     #[test]
