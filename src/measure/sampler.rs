@@ -58,11 +58,18 @@ struct Reading {
 }
 
 /// What a reading must include. Ticks feed only the CPU and memory peaks, so they skip
-/// the disk counters, which only the window edges need.
+/// the disk counters, which only the window edges need, and the CPU counters unless a
+/// CPU peak span is due (a finer rate carries no information: see [`PEAK_MIN_SPAN`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Detail {
-    Tick,
+    Tick { cpu: bool },
     Edge,
+}
+
+impl Detail {
+    fn cpu(self) -> bool {
+        matches!(self, Detail::Edge | Detail::Tick { cpu: true })
+    }
 }
 
 /// System CPU use between two counter readings, 0–100 (100 = every CPU busy).
@@ -106,12 +113,16 @@ impl Accumulator {
 
     fn observe(&mut self, r: &Reading) {
         self.mem_peak = max_opt(self.mem_peak, r.mem_used);
-        if r.at.saturating_duration_since(self.span_start.at) >= PEAK_MIN_SPAN {
+        if r.cpu.is_some() && self.cpu_span_due(r.at) {
             if let (Some(from), Some(to)) = (self.span_start.cpu, r.cpu) {
                 self.cpu_peak = max_opt(self.cpu_peak, cpu_pct(from, to));
             }
             self.span_start = *r;
         }
+    }
+
+    fn cpu_span_due(&self, at: Instant) -> bool {
+        at.saturating_duration_since(self.span_start.at) >= PEAK_MIN_SPAN
     }
 
     fn tick(&mut self, r: &Reading) {
@@ -329,9 +340,13 @@ fn run(shared: &Shared, interval: Duration) -> ThreadReport {
                 continue;
             }
         }
-        let reading = state.read(Detail::Tick);
-        for (_, acc) in &mut state.windows {
-            acc.tick(&reading);
+        // Between windows (setup, teardown, between steps) there is nothing to feed.
+        if !state.windows.is_empty() {
+            let cpu = state.windows.iter().any(|(_, acc)| acc.cpu_span_due(now));
+            let reading = state.read(Detail::Tick { cpu });
+            for (_, acc) in &mut state.windows {
+                acc.tick(&reading);
+            }
         }
         ticks += 1;
         next = next.and_then(|due| due.checked_add(interval));
@@ -469,7 +484,10 @@ mod tests {
     fn own_cost_at_100_hz() {
         let _serial = one_at_a_time();
         let s = Sampler::start(Duration::from_millis(10));
+        // A window open throughout, as while a step runs: every tick reads.
+        let w = s.begin();
         std::thread::sleep(Duration::from_secs(2));
+        s.end(w);
         let cost = s.stop();
         eprintln!(
             "sampler at 100 Hz: {} ticks, {:?} CPU over {:?} = {:.3}% of one core",

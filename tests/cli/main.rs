@@ -6,6 +6,8 @@ mod helper;
 mod baseline;
 mod info;
 mod invalid;
+// These read /proc and use setsid(1): Linux only.
+#[cfg(target_os = "linux")]
 mod measure;
 mod receipts;
 mod run;

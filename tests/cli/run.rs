@@ -154,10 +154,11 @@ run = "touch teardown-ran"
 
 #[test]
 fn keep_going_and_allow_failure() {
-    let b = bench().suite(
-        r#"
+    let b = bench()
+        .suite(
+            r#"
 [suite]
-runs = 2
+runs = 9
 warmup = 0
 keep_going = true
 [[step]]
@@ -172,7 +173,8 @@ expect_exit = [2]
 id = "fails"
 run = "exit 1"
 "#,
-    );
+        )
+        .args(["--runs", "2"]);
     let done = b.run().code(3);
     let s = done.summary();
     assert_eq!(s.runs, 2, "keep_going runs every run");

@@ -42,12 +42,16 @@ impl Probe {
 
     pub(super) fn read(&mut self, detail: Detail) -> Reading {
         let at = Instant::now();
-        let cpu = read_text(&self.stat, &mut self.buf)
-            .and_then(procfs::parse_stat_cpu)
-            .map(|t| CpuCounters {
-                busy: t.busy(),
-                total: t.total,
-            });
+        let cpu = if detail.cpu() {
+            read_text(&self.stat, &mut self.buf)
+                .and_then(procfs::parse_stat_cpu)
+                .map(|t| CpuCounters {
+                    busy: t.busy(),
+                    total: t.total,
+                })
+        } else {
+            None
+        };
         let mem_used = self
             .meminfo
             .as_ref()
@@ -125,7 +129,7 @@ mod tests {
     fn reads_this_machine() {
         let mut p = Probe::open().expect("/proc/stat readable");
         let edge = p.read(Detail::Edge);
-        let tick = p.read(Detail::Tick);
+        let tick = p.read(Detail::Tick { cpu: true });
         eprintln!("whole disks: {:?}", p.whole_disks);
         eprintln!("edge: {edge:?}\ntick: {tick:?}");
         let (a, b) = (edge.cpu.unwrap(), tick.cpu.unwrap());

@@ -43,18 +43,24 @@ impl Probe {
 
     pub(super) fn read(&mut self, detail: Detail) -> Reading {
         let at = Instant::now();
-        self.system
-            .refresh_cpu_specifics(CpuRefreshKind::nothing().with_cpu_usage());
-        let usage = f64::from(self.system.global_cpu_usage());
-        let elapsed = u64::try_from(at.saturating_duration_since(self.last_at).as_micros())
-            .unwrap_or(u64::MAX);
-        self.last_at = at;
-        let cpu = usage.is_finite().then(|| {
-            let busy = (elapsed as f64 * usage.clamp(0.0, 100.0) / 100.0).round() as u64;
-            self.cpu.busy = self.cpu.busy.saturating_add(busy);
-            self.cpu.total = self.cpu.total.saturating_add(elapsed);
-            self.cpu
-        });
+        // sysinfo's usage covers the time since its last CPU refresh, so skipping a tick's
+        // CPU reading just makes the next one cover a longer span.
+        let cpu = if detail.cpu() {
+            self.system
+                .refresh_cpu_specifics(CpuRefreshKind::nothing().with_cpu_usage());
+            let usage = f64::from(self.system.global_cpu_usage());
+            let elapsed = u64::try_from(at.saturating_duration_since(self.last_at).as_micros())
+                .unwrap_or(u64::MAX);
+            self.last_at = at;
+            usage.is_finite().then(|| {
+                let busy = (elapsed as f64 * usage.clamp(0.0, 100.0) / 100.0).round() as u64;
+                self.cpu.busy = self.cpu.busy.saturating_add(busy);
+                self.cpu.total = self.cpu.total.saturating_add(elapsed);
+                self.cpu
+            })
+        } else {
+            None
+        };
 
         self.system
             .refresh_memory_specifics(MemoryRefreshKind::nothing().with_ram());
