@@ -1,0 +1,585 @@
+//! Tests of the executor with real processes.
+
+use std::fs;
+use std::path::Path;
+use std::sync::RwLockReadGuard;
+use std::thread;
+
+use super::*;
+use crate::measure::cgroup::TEST_LOCK;
+
+fn shared() -> RwLockReadGuard<'static, ()> {
+    TEST_LOCK.read().unwrap_or_else(|e| e.into_inner())
+}
+
+#[derive(Default)]
+struct Collect {
+    out: Vec<u8>,
+    err: Vec<u8>,
+    control: Vec<u8>,
+    chunks: usize,
+}
+
+impl OutputSink for Collect {
+    fn chunk(&mut self, stream: Stream, data: &[u8], _at: Instant) {
+        self.chunks += 1;
+        match stream {
+            Stream::Stdout => self.out.extend_from_slice(data),
+            Stream::Stderr => self.err.extend_from_slice(data),
+            Stream::Control => self.control.extend_from_slice(data),
+        }
+    }
+}
+
+fn sh(cmd: &str) -> ExecSpec {
+    ExecSpec::new("/bin/sh", ["-c", cmd])
+}
+
+fn run(spec: &ExecSpec) -> (ExecOutcome, Collect) {
+    let mut sink = Collect::default();
+    let outcome = execute(spec, &mut sink, &Cancel::new()).expect("execute");
+    (outcome, sink)
+}
+
+fn text(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap()
+}
+
+/// Dead, or a zombie nobody reaped yet.
+fn gone(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks for existence.
+    if unsafe { libc::kill(pid, 0) } != 0 {
+        return io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+    }
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(cfg!(not(target_os = "linux")))
+}
+
+/// The pid a process wrote to `path` (waits for it to appear).
+fn pid_in(path: &Path) -> i32 {
+    let mut last = String::new();
+    cgroup::settle(Duration::from_secs(10), || {
+        last = fs::read_to_string(path).unwrap_or_default();
+        last.ends_with('\n')
+    });
+    last.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no pid in {}: {last:?}", path.display()))
+}
+
+/// A step whose shell waits long, with a `setsid`-escaped daemon: pids to `dir`.
+fn tree_with_daemon(dir: &Path) -> String {
+    format!(
+        "setsid sh -c 'echo $$ > {d}/daemon; exec sleep 300' & echo $$ > {d}/main; sleep 100",
+        d = dir.display()
+    )
+}
+
+fn uses_cgroup(outcome: &ExecOutcome) -> bool {
+    outcome.method.name.starts_with("wait4+cgroup")
+}
+
+#[test]
+fn exit_code_and_wall_time() {
+    let _g = shared();
+    let (o, _) = run(&sh("sleep 0.05; exit 3"));
+    assert_eq!(o.termination, Termination::Exited(3));
+    assert!(!o.timed_out && !o.interrupted);
+    assert!(o.wall >= Duration::from_millis(50), "{:?}", o.wall);
+    assert!(o.wall < Duration::from_secs(30), "{:?}", o.wall);
+    assert_eq!(o.finished_at.duration_since(o.started_at).unwrap(), o.wall);
+    assert!(o.started <= Instant::now());
+    assert!(o.leftovers.is_none());
+}
+
+#[test]
+fn signal_termination() {
+    let _g = shared();
+    let (o, _) = run(&sh("kill -9 $$"));
+    assert_eq!(o.termination, Termination::Signaled(libc::SIGKILL));
+    assert_eq!(o.termination.code(), 137);
+}
+
+#[test]
+fn streams_stdout_stderr_and_control() {
+    let _g = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("control");
+    let mut spec = sh(
+        r#"printf 'out 1\n'; printf 'err 1\n' >&2; printf '::bench:: phase a\n' >> "$BENCHMARK_CONTROL"; printf '::bench:: metric x 1\n' >> "$BENCHMARK_CONTROL"; printf 'out 2\n'"#,
+    );
+    spec.control_fifo = Some(fifo.clone());
+    spec.env
+        .push(("BENCHMARK_CONTROL".into(), fifo.clone().into()));
+    let (o, sink) = run(&spec);
+    assert_eq!(o.termination, Termination::Exited(0));
+    assert_eq!(text(&sink.out), "out 1\nout 2\n");
+    assert_eq!(text(&sink.err), "err 1\n");
+    assert_eq!(
+        text(&sink.control),
+        "::bench:: phase a\n::bench:: metric x 1\n"
+    );
+    assert!(!fifo.exists(), "the FIFO is removed afterwards");
+}
+
+#[test]
+fn large_output_arrives_whole() {
+    let _g = shared();
+    let (o, sink) = run(&sh("head -c 3000000 /dev/zero; echo end >&2"));
+    assert_eq!(o.termination, Termination::Exited(0));
+    assert_eq!(sink.out.len(), 3_000_000);
+    assert!(sink.chunks >= 2);
+    assert_eq!(text(&sink.err), "end\n");
+}
+
+#[test]
+fn env_and_cwd_are_applied() {
+    let _g = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path().canonicalize().unwrap();
+    let mut spec = sh(r#"printf '%s|%s|%s' "$GREETING" "${HOME-unset}" "$(pwd -P)""#);
+    spec.env.push(("GREETING".into(), "hello world".into()));
+    spec.env_remove.push("HOME".into());
+    spec.cwd = Some(cwd.clone());
+    let (_, sink) = run(&spec);
+    assert_eq!(
+        text(&sink.out),
+        format!("hello world|unset|{}", cwd.display())
+    );
+}
+
+#[test]
+fn uncaptured_output_is_inherited() {
+    let _g = shared();
+    let mut spec = sh("exit 4");
+    spec.capture = false;
+    let (o, sink) = run(&spec);
+    assert_eq!(o.termination, Termination::Exited(4));
+    assert_eq!(sink.chunks, 0);
+}
+
+#[test]
+fn spawn_errors_say_what_to_do() {
+    let _g = shared();
+    let spec = ExecSpec::new(
+        "/nonexistent/benchmark-no-such-program",
+        Vec::<OsString>::new(),
+    );
+    let err = execute(&spec, &mut Discard, &Cancel::new()).unwrap_err();
+    assert!(matches!(err, ExecError::Spawn { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("benchmark-no-such-program") && msg.contains("PATH"),
+        "{msg}"
+    );
+
+    let mut spec = sh("true");
+    spec.cwd = Some("/nonexistent/benchmark-dir".into());
+    let err = execute(&spec, &mut Discard, &Cancel::new()).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("/nonexistent/benchmark-dir") && msg.contains("working directory"),
+        "{msg}"
+    );
+}
+
+fn assert_timeout_kills_tree(isolate: bool, probe: &Probe) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = sh(&tree_with_daemon(dir.path()));
+    spec.isolate = isolate;
+    spec.timeout = Some(Duration::from_millis(500));
+    spec.kill_grace = Duration::from_millis(300);
+    let o = execute_with(&spec, &mut Discard, &Cancel::new(), probe).unwrap();
+    eprintln!(
+        "timeout with {:?}: {:?} after {:?}",
+        o.method, o.termination, o.wall
+    );
+    assert!(o.timed_out);
+    assert!(!o.interrupted);
+    assert!(o.leftovers.is_none());
+    assert!(o.wall >= Duration::from_millis(500), "{:?}", o.wall);
+    assert!(o.wall < Duration::from_secs(20), "{:?}", o.wall);
+    assert_eq!(o.termination, Termination::Signaled(libc::SIGTERM));
+    let (main, daemon) = (
+        pid_in(&dir.path().join("main")),
+        pid_in(&dir.path().join("daemon")),
+    );
+    assert!(gone(main), "main shell {main} still runs");
+    assert!(gone(daemon), "setsid daemon {daemon} still runs");
+    if isolate && probe.method_name() != "wait4" {
+        assert!(uses_cgroup(&o), "{:?}", o.method);
+        assert!(o.cgroup.is_some());
+    } else {
+        assert_eq!(o.method.name, "wait4");
+        assert!(o.cgroup.is_none());
+    }
+}
+
+#[test]
+fn timeout_kills_the_whole_tree_with_cgroups_auto() {
+    let _g = shared();
+    assert_timeout_kills_tree(true, cgroup::probe());
+}
+
+#[test]
+fn timeout_kills_the_whole_tree_without_cgroups() {
+    let _g = shared();
+    assert_timeout_kills_tree(false, cgroup::probe());
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn timeout_kills_the_whole_tree_with_cgroup_v1_only() {
+    let _g = shared();
+    let probe = Probe::run(cgroup::Mode::V1);
+    eprintln!("v1 probe: {} {:?}", probe.method_name(), probe.note());
+    assert_timeout_kills_tree(true, &probe);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn timeout_kills_the_whole_tree_with_cgroup_v2_only() {
+    let _g = shared();
+    let probe = Probe::run(cgroup::Mode::V2);
+    eprintln!("v2 probe: {} {:?}", probe.method_name(), probe.note());
+    assert_timeout_kills_tree(true, &probe);
+}
+
+#[test]
+fn a_stubborn_tree_is_sigkilled_after_the_grace() {
+    let _g = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = sh(&format!(
+        "trap '' TERM; setsid sh -c 'trap \"\" TERM; echo $$ > {d}/daemon; while :; do sleep 1; done' & echo $$ > {d}/main; while :; do sleep 1; done",
+        d = dir.path().display()
+    ));
+    spec.timeout = Some(Duration::from_millis(300));
+    spec.kill_grace = Duration::from_millis(200);
+    for isolate in [true, false] {
+        spec.isolate = isolate;
+        let o = execute(&spec, &mut Discard, &Cancel::new()).unwrap();
+        assert!(o.timed_out);
+        assert_eq!(
+            o.termination,
+            Termination::Signaled(libc::SIGKILL),
+            "isolate {isolate}"
+        );
+        let (main, daemon) = (
+            pid_in(&dir.path().join("main")),
+            pid_in(&dir.path().join("daemon")),
+        );
+        assert!(
+            gone(main) && gone(daemon),
+            "isolate {isolate}: {main} {daemon}"
+        );
+        fs::remove_file(dir.path().join("main")).unwrap();
+        fs::remove_file(dir.path().join("daemon")).unwrap();
+    }
+}
+
+#[test]
+fn cancellation_kills_the_tree_and_later_steps_do_not_start() {
+    let _g = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = sh(&tree_with_daemon(dir.path()));
+    spec.kill_grace = Duration::from_millis(300);
+    let cancel = Cancel::new();
+    let canceller = {
+        let cancel = cancel.clone();
+        let pidfile = dir.path().join("daemon");
+        thread::spawn(move || {
+            pid_in(&pidfile);
+            cancel.cancel();
+        })
+    };
+    let o = execute(&spec, &mut Discard, &cancel).unwrap();
+    canceller.join().unwrap();
+    assert!(o.interrupted);
+    assert!(!o.timed_out);
+    assert!(o.leftovers.is_none());
+    let (main, daemon) = (
+        pid_in(&dir.path().join("main")),
+        pid_in(&dir.path().join("daemon")),
+    );
+    assert!(gone(main) && gone(daemon));
+
+    let err = execute(&sh("true"), &mut Discard, &cancel).unwrap_err();
+    assert!(matches!(err, ExecError::Cancelled { .. }), "{err:?}");
+}
+
+/// Re-runs this test binary as the step: allocate and touch 200 MiB, hold it 20 ms.
+#[test]
+fn short_lived_200_mib_allocation_is_seen() {
+    const CHILD: &str = "BENCHMARK_TEST_ALLOC_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        let block = vec![1u8; 200 << 20];
+        std::hint::black_box(&block);
+        thread::sleep(Duration::from_millis(20));
+        return;
+    }
+    let _g = shared();
+    let mut spec = ExecSpec::new(
+        std::env::current_exe().unwrap(),
+        [
+            "--exact",
+            "measure::exec::tests::short_lived_200_mib_allocation_is_seen",
+            "--test-threads=1",
+        ],
+    );
+    spec.env.push((CHILD.into(), "1".into()));
+    for isolate in [true, false] {
+        spec.isolate = isolate;
+        let (o, sink) = run(&spec);
+        assert_eq!(o.termination, Termination::Exited(0), "{}", text(&sink.out));
+        eprintln!(
+            "alloc: {:?} rusage {:?} cgroup {:?}",
+            o.method, o.rusage, o.cgroup
+        );
+        assert!(o.rusage.max_rss_bytes >= 200 << 20, "{:?}", o.rusage);
+        assert!(o.rusage.max_rss_bytes < 4 << 30, "{:?}", o.rusage);
+        if let Some(cg) = o.cgroup {
+            if let Some(peak) = cg.memory_peak_bytes {
+                assert!(peak >= 200 << 20, "{cg:?}");
+            }
+            assert!(cg.cpu_user.is_some() && cg.cpu_sys.is_some(), "{cg:?}");
+        }
+        if isolate && cgroup::probe().method_name() != "wait4" {
+            let cg = o.cgroup.expect("cgroup readings");
+            assert!(
+                cg.memory_peak_bytes.is_some() || o.method.note.is_some(),
+                "{o:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn cpu_time_is_accounted() {
+    let _g = shared();
+    let (o, _) = run(&sh("i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done"));
+    let cpu = o.rusage.user + o.rusage.sys;
+    assert!(cpu >= Duration::from_millis(20), "{:?}", o.rusage);
+    assert!(
+        cpu <= o.wall + Duration::from_millis(20),
+        "{:?} vs {:?}",
+        o.rusage,
+        o.wall
+    );
+    if let Some(cg) = o.cgroup {
+        let cg_cpu = cg.cpu_user.unwrap_or_default() + cg.cpu_sys.unwrap_or_default();
+        assert!(cg_cpu >= Duration::from_millis(20), "{cg:?}");
+    }
+}
+
+fn assert_leftovers_found_and_killed(isolate: bool, by_drop: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = sh(&format!(
+        "setsid sh -c 'echo $$ > {d}/daemon; exec sleep 300' & echo started",
+        d = dir.path().display()
+    ));
+    spec.isolate = isolate;
+    spec.kill_grace = Duration::from_millis(500);
+    let (o, sink) = run(&spec);
+    assert_eq!(o.termination, Termination::Exited(0));
+    assert_eq!(text(&sink.out), "started\n");
+    let leftovers = o.leftovers.expect("the daemon is a leftover");
+    assert!(
+        leftovers.count().is_some_and(|n| n >= 1),
+        "{:?}",
+        leftovers.count()
+    );
+    let daemon = pid_in(&dir.path().join("daemon"));
+    assert!(!gone(daemon));
+    if by_drop {
+        drop(leftovers);
+    } else {
+        leftovers.kill();
+    }
+    assert!(gone(daemon), "daemon {daemon} survived (isolate {isolate})");
+}
+
+#[test]
+fn leftovers_are_reported_and_killed_with_cgroups() {
+    let _g = shared();
+    assert_leftovers_found_and_killed(true, false);
+    assert_leftovers_found_and_killed(true, true);
+}
+
+#[test]
+fn leftovers_are_reported_and_killed_without_cgroups() {
+    let _g = shared();
+    assert_leftovers_found_and_killed(false, false);
+    assert_leftovers_found_and_killed(false, true);
+}
+
+#[test]
+fn a_descendant_holding_the_pipes_does_not_block_the_step() {
+    let _g = shared();
+    for isolate in [true, false] {
+        let mut spec = sh("(sleep 30 &); echo done");
+        spec.isolate = isolate;
+        let (o, sink) = run(&spec);
+        assert_eq!(text(&sink.out), "done\n");
+        assert!(o.wall < Duration::from_secs(20), "{:?}", o.wall);
+        let leftovers = o.leftovers.expect("sleep is left over");
+        assert_eq!(leftovers.count(), Some(1));
+        leftovers.kill();
+    }
+}
+
+#[test]
+fn nothing_left_means_no_leftovers() {
+    let _g = shared();
+    for isolate in [true, false] {
+        let mut spec = sh("sleep 0.01 & wait; true");
+        spec.isolate = isolate;
+        let (o, _) = run(&spec);
+        assert!(o.leftovers.is_none(), "isolate {isolate}");
+    }
+}
+
+#[test]
+fn concurrent_executes_each_see_their_own_exit() {
+    let _g = shared();
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            thread::spawn(move || {
+                let (o, sink) = run(&sh(&format!("sleep 0.0{i}; echo {i}; exit {i}")));
+                assert_eq!(o.termination, Termination::Exited(i));
+                assert_eq!(text(&sink.out), format!("{i}\n"));
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn no_step_cgroup_directories_remain() {
+    let _g = TEST_LOCK.write().unwrap_or_else(|e| e.into_inner());
+    let probe = cgroup::probe();
+    for isolate in [true, false] {
+        let mut spec = sh("setsid sleep 300 & echo $$");
+        spec.isolate = isolate;
+        let (o, _) = run(&spec);
+        o.leftovers.expect("a leftover").kill();
+        let mut spec = sh("sleep 300");
+        spec.timeout = Some(Duration::from_millis(50));
+        let (o, _) = run(&spec);
+        assert!(o.timed_out);
+    }
+    let mut stale = probe.stale_dirs();
+    for mode in [cgroup::Mode::V1, cgroup::Mode::V2] {
+        let other = Probe::run(mode);
+        let o = execute_with(&sh("echo hi"), &mut Discard, &Cancel::new(), &other).unwrap();
+        assert!(o.leftovers.is_none());
+        stale.extend(other.stale_dirs());
+    }
+    assert!(stale.is_empty(), "left behind: {stale:?}");
+}
+
+/// Per-execute overhead against a plain spawn loop; prints figures, asserts only success.
+/// The variants run interleaved, round after round, so that load from other processes
+/// hits them alike; the harness's own CPU (RUSAGE_SELF) is less noisy than wall time.
+#[test]
+#[ignore = "timing figures: cargo test --release --lib overhead -- --ignored --nocapture --test-threads=1"]
+fn overhead_against_a_raw_spawn_loop() {
+    const ROUNDS: usize = 300;
+    fn self_cpu() -> Duration {
+        // SAFETY: plain old data filled in by the kernel.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: valid pointer.
+        unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+        let tv = |t: libc::timeval| {
+            Duration::from_secs(u64::try_from(t.tv_sec).unwrap())
+                + Duration::from_micros(u64::try_from(t.tv_usec).unwrap())
+        };
+        tv(ru.ru_utime) + tv(ru.ru_stime)
+    }
+    /// Runs once; returns the wall time `execute` measured, if it is an execute.
+    type Variant = (&'static str, Box<dyn Fn() -> Option<Duration>>);
+    let step = |isolate: bool, capture: bool, probe: Option<Probe>| -> Box<dyn Fn() -> _> {
+        let mut spec = sh("true");
+        spec.isolate = isolate;
+        spec.capture = capture;
+        let cancel = Cancel::new();
+        Box::new(move || {
+            let probe = probe.as_ref().unwrap_or_else(|| cgroup::probe());
+            let o = execute_with(&spec, &mut Discard, &cancel, probe).unwrap();
+            assert_eq!(o.termination, Termination::Exited(0));
+            Some(o.wall)
+        })
+    };
+    let variants: Vec<Variant> = vec![
+        (
+            "Command::status",
+            Box::new(|| {
+                let s = Command::new("/bin/sh")
+                    .args(["-c", "true"])
+                    .status()
+                    .unwrap();
+                assert!(s.success());
+                None
+            }),
+        ),
+        (
+            "Command::output",
+            Box::new(|| {
+                let o = Command::new("/bin/sh")
+                    .args(["-c", "true"])
+                    .output()
+                    .unwrap();
+                assert!(o.status.success());
+                None
+            }),
+        ),
+        ("execute: cgroup (auto), capture", step(true, true, None)),
+        #[cfg(target_os = "linux")]
+        (
+            "execute: cgroup (v1), capture",
+            step(true, true, Some(Probe::run(cgroup::Mode::V1))),
+        ),
+        ("execute: no cgroup, capture", step(false, true, None)),
+        ("execute: no cgroup, inherit", step(false, false, None)),
+    ];
+    let mut wall = vec![Vec::with_capacity(ROUNDS); variants.len()];
+    let mut measured = vec![Vec::with_capacity(ROUNDS); variants.len()];
+    let mut cpu = vec![Duration::ZERO; variants.len()];
+    for _ in 0..ROUNDS {
+        for (i, (_, run)) in variants.iter().enumerate() {
+            let (c, t) = (self_cpu(), Instant::now());
+            measured[i].extend(run());
+            wall[i].push(t.elapsed());
+            cpu[i] += self_cpu() - c;
+        }
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v.get(v.len() / 2).copied()
+    };
+    let medians: Vec<Duration> = wall.iter_mut().map(|v| median(v).unwrap()).collect();
+    let probe = cgroup::probe();
+    eprintln!(
+        "method: {} (note: {:?}), {ROUNDS} rounds",
+        probe.method_name(),
+        probe.note()
+    );
+    for (i, (label, _)) in variants.iter().enumerate() {
+        let reported = median(&mut measured[i]).map_or(String::new(), |d| {
+            format!("   step wall {:>6.1} µs", d.as_secs_f64() * 1e6)
+        });
+        eprintln!(
+            "{label:33} loop {:>7.1} µs (x{:.3})   harness CPU {:>6.1} µs{reported}",
+            medians[i].as_secs_f64() * 1e6,
+            medians[i].as_secs_f64() / medians[0].as_secs_f64(),
+            cpu[i].as_secs_f64() * 1e6 / ROUNDS as f64,
+        );
+    }
+}
