@@ -234,8 +234,8 @@ pub struct StepSummary {
     pub resources: ResourceStats,
     /// Custom metrics by name.
     pub metrics: BTreeMap<String, MetricSummary>,
-    /// Phase durations (ms) by phase name.
-    pub phases: BTreeMap<String, Stats>,
+    /// Phases in the order they first appeared (a critical-path breakdown).
+    pub phases: Vec<PhaseSummary>,
     /// Run numbers whose wall time is an outlier (modified z-score > 3.5).
     pub outlier_runs: Vec<u32>,
 }
@@ -248,6 +248,15 @@ pub struct ResourceStats {
     pub mem_peak_bytes: Option<Stats>,
     pub disk_read_bytes: Option<Stats>,
     pub disk_write_bytes: Option<Stats>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseSummary {
+    pub name: String,
+    /// Offset of the phase's start from the step's start.
+    pub start_ms: Stats,
+    pub duration_ms: Stats,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

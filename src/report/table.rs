@@ -97,13 +97,16 @@ fn metrics(summary: &Summary) -> String {
                 m.stats.n
             ));
         }
-        for (name, p) in &s.phases {
+        for p in &s.phases {
+            let d = &p.duration_ms;
             out.push_str(&format!(
-                "  {} · phase {name}: median {} (p95 {}, n={})\n",
+                "  {} · phase {}: median {} (p95 {}, n={}), starts at {}\n",
                 s.id,
-                ms(p.median),
-                ms(p.p95),
-                p.n
+                p.name,
+                ms(d.median),
+                ms(d.p95),
+                d.n,
+                ms(p.start_ms.median)
             ));
         }
     }

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::receipt::{MetricSummary, ResourceStats, RunReceipt, Status, StepRecord, StepSummary};
+use crate::receipt::{
+    MetricSummary, PhaseSummary, ResourceStats, RunReceipt, Status, StepRecord, StepSummary,
+};
 use crate::stats::{self, Stats};
 
 /// Coefficient of variation above which a measure is called noisy.
@@ -74,7 +76,8 @@ fn summarize_step(records: &[(u32, &StepRecord)]) -> StepSummary {
         .collect();
 
     let mut metric_values: BTreeMap<&str, (Option<String>, Vec<f64>)> = BTreeMap::new();
-    let mut phase_values: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    // Phases keep the order they first appeared in: (name, starts, durations).
+    let mut phase_values: Vec<(&str, Vec<f64>, Vec<f64>)> = Vec::new();
     for (_, s) in &ok {
         for m in &s.metrics {
             let e = metric_values
@@ -83,7 +86,15 @@ fn summarize_step(records: &[(u32, &StepRecord)]) -> StepSummary {
             e.1.push(m.value);
         }
         for p in &s.phases {
-            phase_values.entry(&p.name).or_default().push(p.duration_ms);
+            let i = match phase_values.iter().position(|(n, _, _)| *n == p.name) {
+                Some(i) => i,
+                None => {
+                    phase_values.push((&p.name, Vec::new(), Vec::new()));
+                    phase_values.len() - 1
+                }
+            };
+            phase_values[i].1.push(p.start_ms);
+            phase_values[i].2.push(p.duration_ms);
         }
     }
     StepSummary {
@@ -122,7 +133,13 @@ fn summarize_step(records: &[(u32, &StepRecord)]) -> StepSummary {
             .collect(),
         phases: phase_values
             .into_iter()
-            .filter_map(|(name, v)| Some((name.to_owned(), stats::summarize(&v)?)))
+            .filter_map(|(name, starts, durations)| {
+                Some(PhaseSummary {
+                    name: name.to_owned(),
+                    start_ms: stats::summarize(&starts)?,
+                    duration_ms: stats::summarize(&durations)?,
+                })
+            })
             .collect(),
         outlier_runs,
     }
@@ -210,7 +227,8 @@ mod tests {
         assert_eq!((w.n, w.mean, w.min, w.max), (3, 11.0, 10.0, 12.0));
         assert_eq!(b.metrics["ops"].stats.mean, 110.0);
         assert_eq!(b.metrics["ops"].unit.as_deref(), Some("op/s"));
-        assert_eq!(b.phases["p"].mean, 2.75);
+        assert_eq!(b.phases[0].name, "p");
+        assert_eq!(b.phases[0].duration_ms.mean, 2.75);
         let a = &steps[1];
         assert_eq!(a.failures, 1);
         assert_eq!(a.wall_ms.as_ref().unwrap().n, 2);

@@ -25,7 +25,7 @@ warmup = 0
 env_allow = ["VISIBLE"]
 [[step]]
 id = "a"
-run = "true"
+run = "sleep 0.3"
 "#,
         )
         .env("VISIBLE", "shown")
@@ -117,5 +117,14 @@ run = "true"
         .environment
         .sampler
         .expect("sampler cost is reported");
-    assert!(sampler.ticks >= 1 && sampler.cpu_pct_of_core >= 0.0);
+    assert_eq!(sampler.interval_ms, 100.0);
+    assert!(
+        sampler.ticks >= 2,
+        "0.6 s of steps at 10 Hz: {} ticks",
+        sampler.ticks
+    );
+    assert!(
+        sampler.cpu_ms > 0.0 && sampler.cpu_pct_of_core < 50.0,
+        "{sampler:?}"
+    );
 }

@@ -97,7 +97,13 @@ echo "::bench:: metric bogus not-a-number"
     assert!(step.phases[1].start_ms >= step.phases[0].start_ms + 40.0);
     let s = done.summary();
     assert_eq!(s.steps[0].metrics["throughput"].stats.n, 2);
-    assert_eq!(s.steps[0].phases["dispatch"].n, 2);
+    let phases: Vec<_> = s.steps[0].phases.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        phases,
+        ["schedule", "dispatch"],
+        "in the order they happened"
+    );
+    assert_eq!(s.steps[0].phases[1].duration_ms.n, 2);
     assert!(
         s.warnings
             .iter()
@@ -105,7 +111,8 @@ echo "::bench:: metric bogus not-a-number"
         "{:?}",
         s.warnings
     );
-    done.stdout_has("talker · metric throughput: 205.5 MiB/s");
+    done.stdout_has("talker · metric throughput: 205.5 ± 0 MiB/s (n=2)")
+        .stdout_has("talker · phase schedule: median ");
 }
 
 #[test]
