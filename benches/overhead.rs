@@ -42,12 +42,15 @@ fn suite(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
-fn true_suite(dir: &Path, steps: usize) -> PathBuf {
+fn true_suite(dir: &Path, steps: usize, sampler: bool) -> PathBuf {
     let mut s = String::from("[suite]\nruns = 1\nwarmup = 0\n");
+    if !sampler {
+        s.push_str("[monitor]\nenabled = false\n");
+    }
     for i in 0..steps {
         s.push_str(&format!("[[step]]\nid = \"t{i}\"\nrun = \"true\"\n"));
     }
-    suite(dir, &format!("true-{steps}.toml"), &s)
+    suite(dir, &format!("true-{steps}-{sampler}.toml"), &s)
 }
 
 /// Run a command to completion; wall time and the kernel's ru_maxrss of the process.
@@ -88,18 +91,31 @@ fn harness_run(suite: &Path, out: &Path) -> (Duration, u64) {
 }
 
 fn spawn_overhead(dir: &Path) {
-    let many = true_suite(dir, STEPS);
-    let one = true_suite(dir, 1);
     let out = dir.join("out");
+    let suites: Vec<_> = VARIANTS
+        .iter()
+        .map(|(_, sampler, _)| {
+            (
+                true_suite(dir, STEPS, *sampler),
+                true_suite(dir, 1, *sampler),
+            )
+        })
+        .collect();
     let hyperfine = Command::new("hyperfine").arg("--version").output().is_ok();
-    let (mut ours, mut raw, mut hf, mut rss) = (vec![], vec![], vec![], vec![]);
+    let mut ours: Vec<Vec<f64>> = vec![vec![]; VARIANTS.len()];
+    let (mut raw, mut hf, mut rss) = (vec![], vec![], vec![]);
     for _ in 0..ROUNDS {
         // Per step: the difference between a suite of STEPS steps and one of 1 step, so
         // start-up and receipt writing are not charged to the steps.
-        let (t_many, r) = harness_run(&many, &out);
-        let (t_one, _) = harness_run(&one, &out);
-        ours.push((t_many - t_one).as_secs_f64() / (STEPS - 1) as f64);
-        rss.push(r as f64);
+        for (i, (_, _, cgroup)) in VARIANTS.iter().enumerate() {
+            let (many, one) = &suites[i];
+            let (t_many, r) = harness_run_with(many, &out, cgroup);
+            let (t_one, _) = harness_run_with(one, &out, cgroup);
+            ours[i].push((t_many - t_one).as_secs_f64() / (STEPS - 1) as f64);
+            if i == 0 {
+                rss.push(r as f64);
+            }
+        }
 
         let start = Instant::now();
         for _ in 0..STEPS {
@@ -127,34 +143,27 @@ fn spawn_overhead(dir: &Path) {
         }
     }
     let us = |v: f64| v * 1e6;
-    let (o, r) = (median(ours), median(raw));
+    let r = median(raw);
+    println!("1. per-iteration cost of `sh -c true` ({STEPS} steps per suite, interleaved)");
     println!(
-        "1. per-iteration cost of `sh -c true` ({STEPS} steps; sampler at 100 ms, cgroup per step where allowed)"
-    );
-    println!(
-        "   raw spawn loop (std::process::Command)  {:>9.1} µs   1.000x",
+        "   {:<54} {:>8.1} µs   1.000x",
+        "raw spawn loop (std::process::Command)",
         us(r)
     );
-    println!(
-        "   benchmark run                           {:>9.1} µs   {:.3}x raw",
-        us(o),
-        o / r
-    );
+    for (i, (label, _, _)) in VARIANTS.iter().enumerate() {
+        let o = median(ours[i].clone());
+        println!("   {label:<54} {:>8.1} µs   {:.3}x raw", us(o), o / r);
+    }
     if hyperfine {
         let h = median(hf);
         println!(
-            "   hyperfine -N                            {:>9.1} µs   {:.3}x raw",
+            "   {:<54} {:>8.1} µs   {:.3}x raw",
+            "hyperfine -N",
             us(h),
             h / r
         );
-        println!(
-            "   benchmark / hyperfine                                {:.3}x",
-            o / h
-        );
     } else {
-        println!(
-            "   hyperfine -N                            (not on PATH: apt-get install hyperfine)"
-        );
+        println!("   hyperfine -N: not on PATH (apt-get install hyperfine)");
     }
     println!(
         "4. the harness's own peak RSS (running {STEPS} steps): {:.1} MiB\n",
