@@ -80,15 +80,35 @@ fn timed(cmd: &mut Command) -> (Duration, u64) {
 }
 
 fn harness_run(suite: &Path, out: &Path) -> (Duration, u64) {
+    harness_run_with(suite, out, "auto")
+}
+
+fn harness_run_with(suite: &Path, out: &Path, cgroup: &str) -> (Duration, u64) {
     timed(
         Command::new(BIN)
             .arg("run")
             .arg(suite)
             .arg("--quiet")
             .arg("--output")
-            .arg(out),
+            .arg(out)
+            .env("BENCHMARK_CGROUP", cgroup),
     )
 }
+
+/// The harness's variants: (label, sampler on, BENCHMARK_CGROUP).
+const VARIANTS: [(&str, bool, &str); 3] = [
+    (
+        "benchmark run (default: cgroup per step + sampler)",
+        true,
+        "auto",
+    ),
+    ("benchmark run, BENCHMARK_CGROUP=off", true, "off"),
+    (
+        "benchmark run, no cgroup, [monitor] enabled = false",
+        false,
+        "off",
+    ),
+];
 
 fn spawn_overhead(dir: &Path) {
     let out = dir.join("out");
