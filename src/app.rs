@@ -13,7 +13,7 @@ use crate::measure::cancel::Cancel;
 use crate::measure::platform;
 use crate::receipt::SchemaKind;
 use crate::suite::{self, PlanOptions, Suite};
-use crate::{report, runner, workload};
+use crate::{entrypoint, report, runner, workload};
 
 /// The reproducible benchmark appliance: timed suites, kernel-accounted resources,
 /// statistics, receipts and verdicts.
@@ -35,6 +35,9 @@ enum Command {
     Info(InfoArgs),
     /// Validate a suite and run its pre-flight checks without running it.
     Check(CheckArgs),
+    /// Container mode: banner, run the baked-in suite (BENCHMARK_SUITE, else the system
+    /// baseline), receipts to /workspace/output, summary, exit with the verdict.
+    Entrypoint(EntrypointArgs),
     /// Print the JSON Schema of a receipt.
     Schema {
         /// Which receipt.
@@ -83,6 +86,28 @@ struct RunArgs {
     /// No progress on stderr.
     #[arg(long, short)]
     quiet: bool,
+    /// Without a suite argument, run the system baseline even if ./benchmark.toml exists.
+    #[arg(skip)]
+    builtin_when_absent: bool,
+}
+
+#[derive(Debug, Args)]
+struct EntrypointArgs {
+    /// The suite to run (default: the system baseline).
+    #[arg(long, env = "BENCHMARK_SUITE")]
+    suite: Option<PathBuf>,
+    #[arg(long, env = "BENCHMARK_MODE")]
+    mode: Option<String>,
+    #[arg(long, env = "BENCHMARK_RUNS", value_parser = clap::value_parser!(u32).range(1..))]
+    runs: Option<u32>,
+    #[arg(long, env = "BENCHMARK_WARMUP")]
+    warmup: Option<u32>,
+    /// Where receipts go: the image's output volume.
+    #[arg(long, short, env = "BENCHMARK_OUTPUT", default_value = entrypoint::OUTPUT_DIR)]
+    output: PathBuf,
+    /// Print the summary receipt as JSON instead of the table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -131,6 +156,7 @@ fn dispatch(command: Command) -> Result<ExitKind, Error> {
         Command::Step(args) => step(args),
         Command::Info(args) => info(args),
         Command::Check(args) => check(args),
+        Command::Entrypoint(args) => container(args),
         Command::Schema { kind } => {
             print_json(&crate::receipt::schema(kind))?;
             Ok(ExitKind::Ok)
@@ -160,7 +186,10 @@ fn load_suite(path: Option<&Path>) -> Result<Suite, Error> {
 }
 
 fn run(args: RunArgs) -> Result<ExitKind, Error> {
-    let suite = load_suite(args.suite.suite.as_deref())?;
+    let suite = match (&args.suite.suite, args.builtin_when_absent) {
+        (None, true) => suite::baseline(),
+        (path, _) => load_suite(path.as_deref())?,
+    };
     let plan = suite.plan(&PlanOptions {
         mode: args.suite.mode.clone(),
         runs: args.runs,
@@ -237,6 +266,69 @@ fn shell_quote(s: &str) -> String {
         s.to_owned()
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+fn container(args: EntrypointArgs) -> Result<ExitKind, Error> {
+    let p = platform::detect();
+    let out = &args.output;
+    let mounted = std::fs::read_to_string("/proc/self/mountinfo")
+        .is_ok_and(|m| entrypoint::is_mount_point(&m, out));
+    let where_ = if mounted {
+        format!("{} (mounted)", out.display())
+    } else if out == Path::new(entrypoint::OUTPUT_DIR) {
+        format!(
+            "{} (not a mounted volume: the receipts stay in the container; add -v \"$PWD/out:{}\")",
+            out.display(),
+            entrypoint::OUTPUT_DIR
+        )
+    } else {
+        out.display().to_string()
+    };
+    let suite = args.suite.as_ref().map_or_else(
+        || suite::BASELINE_NAME.to_owned(),
+        |s| s.display().to_string(),
+    );
+    let image = std::env::var("BENCHMARK_IMAGE")
+        .ok()
+        .filter(|s| !s.is_empty());
+    eprint!(
+        "{}",
+        entrypoint::banner(&p, &suite, &where_, image.as_deref())
+    );
+    // Fail early, with the hint a container user needs, when the volume is not writable.
+    if let Err(e) = std::fs::create_dir_all(out).and_then(|()| {
+        let probe = out.join(format!(".benchmark-write-test-{}", std::process::id()));
+        std::fs::write(&probe, b"")?;
+        std::fs::remove_file(probe)
+    }) {
+        return Err(Error::Usage(entrypoint::unwritable_hint(out, &e)));
+    }
+    let kind = run(RunArgs {
+        suite: SuiteArgs {
+            suite: Some(args.suite.unwrap_or_default()).filter(|s| !s.as_os_str().is_empty()),
+            mode: args.mode,
+        },
+        runs: args.runs,
+        warmup: args.warmup,
+        output: args.output,
+        keep_logs: false,
+        json: args.json,
+        quiet: false,
+        builtin_when_absent: true,
+    })?;
+    eprintln!("verdict: {} (exit {})", verdict_word(kind), kind.code());
+    Ok(kind)
+}
+
+fn verdict_word(k: ExitKind) -> &'static str {
+    match k {
+        ExitKind::Ok => "ok",
+        ExitKind::GateFailed => "a gate failed",
+        ExitKind::Invalid => "invalid invocation",
+        ExitKind::StepFailed => "a step failed",
+        ExitKind::Preflight => "pre-flight failed",
+        ExitKind::Interrupted => "interrupted",
     }
 }
 

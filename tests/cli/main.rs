@@ -4,6 +4,7 @@
 mod helper;
 
 mod baseline;
+mod entrypoint;
 mod info;
 mod invalid;
 // These read /proc and use setsid(1): Linux only.
