@@ -113,14 +113,21 @@ fn metrics(summary: &Summary) -> String {
     out
 }
 
+/// Four significant digits, no exponent in the usual range, no trailing zeros.
 fn num(v: f64) -> String {
-    if v != 0.0 && (v.abs() >= 1e6 || v.abs() < 1e-3) {
-        format!("{v:.3e}")
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    if v.abs() >= 1e9 || v.abs() < 1e-3 {
+        return format!("{v:.3e}");
+    }
+    let digits = v.abs().log10().floor() as i32;
+    let decimals = (3 - digits).max(0) as usize;
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
     } else {
-        format!("{:.3}", v)
-            .trim_end_matches('0')
-            .trim_end_matches('.')
-            .to_owned()
+        s
     }
 }
 
@@ -195,6 +202,10 @@ mod tests {
     fn numbers_drop_trailing_zeros() {
         assert_eq!(num(205.0), "205");
         assert_eq!(num(1.25), "1.25");
-        assert_eq!(num(12_345_678.0), "1.235e7");
+        assert_eq!(num(1313.94), "1314");
+        assert_eq!(num(500.799), "500.8");
+        assert_eq!(num(0.012345), "0.01235");
+        assert_eq!(num(12_345_678.0), "12345678");
+        assert_eq!(num(2.5e10), "2.500e10");
     }
 }
