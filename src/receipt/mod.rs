@@ -59,11 +59,13 @@ pub struct StepRecord {
     /// Monotonic wall time, milliseconds (nanosecond resolution).
     pub wall_ms: f64,
     /// CPU time of the whole tree: from the step's cgroup when one was used, else from
-    /// wait4's rusage (the process and its waited-for descendants).
-    pub cpu_user_ms: f64,
-    pub cpu_sys_ms: f64,
-    /// Largest resident set of any single process of the tree (wait4 ru_maxrss), bytes.
-    pub peak_rss_bytes: u64,
+    /// wait4's rusage (the process and its waited-for descendants). `null` for steps that
+    /// are not processes of the harness (container lifecycle probes).
+    pub cpu_user_ms: Option<f64>,
+    pub cpu_sys_ms: Option<f64>,
+    /// Largest resident set of any single process of the tree (wait4 ru_maxrss), bytes;
+    /// `null` as above.
+    pub peak_rss_bytes: Option<u64>,
     /// What the step's cgroup accounted, when one was used.
     pub cgroup: Option<CgroupRecord>,
     /// How this step was measured: `wait4`, `wait4+cgroup-v2`, `wait4+cgroup-v1`, …

@@ -103,9 +103,9 @@ fn summarize_step(records: &[(u32, &StepRecord)]) -> StepSummary {
         parent: first.parent.clone(),
         failures: (records.len() - ok.len()) as u32,
         wall_ms: stats::summarize(&wall),
-        cpu_user_ms: of(&|s| Some(s.cpu_user_ms)),
-        cpu_sys_ms: of(&|s| Some(s.cpu_sys_ms)),
-        peak_rss_bytes: of(&|s| Some(s.peak_rss_bytes as f64)),
+        cpu_user_ms: of(&|s| s.cpu_user_ms),
+        cpu_sys_ms: of(&|s| s.cpu_sys_ms),
+        peak_rss_bytes: of(&|s| s.peak_rss_bytes.map(|b| b as f64)),
         cgroup_memory_peak_bytes: of(&|s| {
             s.cgroup
                 .as_ref()
@@ -161,9 +161,9 @@ mod tests {
             started_at: String::new(),
             finished_at: String::new(),
             wall_ms: wall,
-            cpu_user_ms: wall / 2.0,
-            cpu_sys_ms: 1.0,
-            peak_rss_bytes: 1000,
+            cpu_user_ms: Some(wall / 2.0),
+            cpu_sys_ms: Some(1.0),
+            peak_rss_bytes: Some(1000),
             cgroup: None,
             measurement: "wait4".into(),
             resources: Resources::default(),

@@ -184,9 +184,9 @@ pub(crate) fn step_record(
         started_at: iso(outcome.started_at),
         finished_at: iso(outcome.finished_at),
         wall_ms: ms(outcome.wall),
-        cpu_user_ms: ms(cpu_user),
-        cpu_sys_ms: ms(cpu_sys),
-        peak_rss_bytes: outcome.rusage.max_rss_bytes,
+        cpu_user_ms: Some(ms(cpu_user)),
+        cpu_sys_ms: Some(ms(cpu_sys)),
+        peak_rss_bytes: Some(outcome.rusage.max_rss_bytes),
         cgroup: cg.map(|c| CgroupRecord {
             cpu_user_ms: c.cpu_user.map(ms),
             cpu_sys_ms: c.cpu_sys.map(ms),

@@ -77,9 +77,9 @@ pub fn run(name: &str, command: &[OsString], timeout: Option<Duration>) -> Resul
         None => eprintln!(
             "step {name}: {} (user {}, sys {}, peak RSS {}){}",
             ms(rec.wall_ms),
-            ms(rec.cpu_user_ms),
-            ms(rec.cpu_sys_ms),
-            bytes(rec.peak_rss_bytes),
+            ms(rec.cpu_user_ms.unwrap_or_default()),
+            ms(rec.cpu_sys_ms.unwrap_or_default()),
+            bytes(rec.peak_rss_bytes.unwrap_or_default()),
             match rec.exit_code {
                 0 => String::new(),
                 c => format!(", exit {c}"),
