@@ -269,3 +269,87 @@ fn leftovers_are_swept_by_label() {
     assert_eq!(probe::remove_labelled(&label).unwrap(), 0);
     assert_eq!(labelled(&label), Vec::<String>::new());
 }
+
+/// Built by `containers/build-offline.sh` (a static release build: minutes, once).
+const OFFLINE: &str = "benchmark-test-offline:latest";
+
+#[test]
+#[ignore = "needs a Docker daemon"]
+fn offline_image_builds_small_and_runs_without_network() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let built = Command::new(format!("{root}/containers/build-offline.sh"))
+        .args(["--tag", OFFLINE])
+        // Its own target directory: this test's cargo holds the lock on the default one.
+        .env("CARGO_TARGET_DIR", format!("{root}/target/offline-image"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&built.stdout);
+    assert!(
+        built.status.success(),
+        "build-offline.sh: {stdout}{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    assert!(stdout.starts_with(&format!("{OFFLINE}: ")), "{stdout}");
+
+    let size: u64 = String::from_utf8_lossy(
+        &docker_cli(&["image", "inspect", "-f", "{{.Size}}", OFFLINE]).stdout,
+    )
+    .trim()
+    .parse()
+    .unwrap();
+    eprintln!("offline image: {:.1} MiB", size as f64 / 1048576.0);
+    assert!(size < 20 * 1024 * 1024, "{size} bytes");
+
+    let config = docker_cli(&["image", "inspect", "-f", "{{json .Config}}", OFFLINE]);
+    let config: serde_json::Value = serde_json::from_slice(&config.stdout).unwrap();
+    assert_eq!(
+        config["Entrypoint"],
+        serde_json::json!(["/bin/benchmark", "entrypoint"])
+    );
+    assert_eq!(config["User"], "65532:65532");
+    assert_eq!(config["WorkingDir"], "/workspace");
+    assert!(
+        config["Volumes"].get("/workspace/output").is_some(),
+        "{config}"
+    );
+
+    // The binary and the shell run as `bench`, and the output volume is writable.
+    let out = docker_cli(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--entrypoint",
+        "/bin/sh",
+        OFFLINE,
+        "-c",
+        "benchmark --version && id -un && touch /workspace/output/ok && ls /workspace/output",
+    ]);
+    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            format!("benchmark {}", env!("CARGO_PKG_VERSION")),
+            "bench".into(),
+            "ok".into()
+        ]
+    );
+    let schema = docker_cli(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--entrypoint",
+        "/bin/benchmark",
+        OFFLINE,
+        "schema",
+    ]);
+    let schema: serde_json::Value = serde_json::from_slice(&schema.stdout).unwrap();
+    assert!(
+        schema["properties"]["schema_version"].is_object(),
+        "{schema}"
+    );
+}
