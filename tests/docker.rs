@@ -353,3 +353,87 @@ fn offline_image_builds_small_and_runs_without_network() {
         "{schema}"
     );
 }
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// The benchmark of the issue, printed side by side (run with `--nocapture`; numbers are
+/// the daemon's, so only sanity is asserted): the probe's phase medians, its whole call
+/// (runtime, connection, image check included), and `docker run --rm IMAGE true` timed from
+/// outside; then the monitor's cost with three idle containers.
+#[test]
+#[ignore = "needs a Docker daemon"]
+fn bench_probe_against_docker_run_and_monitor_cost() {
+    const RUNS: usize = 10;
+    let image = image();
+    let label = run_label("bench");
+    let spec = spec(&label, &["true"], Duration::from_secs(60));
+    let mut phases: Vec<Vec<f64>> = vec![Vec::new(); PHASES.len()];
+    let (mut totals, mut calls, mut cli) = (Vec::new(), Vec::new(), Vec::new());
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    // One of each first, not counted: the daemon's first container of a kind is slower.
+    probe::lifecycle(&spec, &|| false).unwrap();
+    docker_cli(&["run", "--rm", "--network", "none", image, "true"]);
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        let r = probe::lifecycle(&spec, &|| false).unwrap();
+        calls.push(ms(t.elapsed()));
+        totals.push(ms(r.total()));
+        for (i, (_, d)) in r.phases.iter().enumerate() {
+            phases[i].push(ms(*d));
+        }
+        let t = Instant::now();
+        docker_cli(&["run", "--rm", "--network", "none", image, "true"]);
+        cli.push(ms(t.elapsed()));
+    }
+    eprintln!("median of {RUNS} runs, ms (image {image}, `true`):");
+    for (name, v) in PHASES.iter().zip(phases) {
+        eprintln!("  probe {name:<8} {:>8.2}", median(v));
+    }
+    let (total, call, cli) = (median(totals), median(calls), median(cli));
+    eprintln!("  probe phases total  {total:>8.2}");
+    eprintln!("  probe call (all in) {call:>8.2}");
+    eprintln!("  docker run --rm     {cli:>8.2}");
+    assert!(total > 0.0 && total <= call, "{total} {call}");
+    assert_eq!(labelled(&label), Vec::<String>::new());
+
+    let sleepers = run_label("bench-monitor");
+    for _ in 0..3 {
+        docker_cli(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--label",
+            "benchmark.probe=1",
+            "--label",
+            &format!("benchmark.run={sleepers}"),
+            image,
+            "sleep",
+            "60",
+        ]);
+    }
+    let monitor = Monitor::start(Duration::from_millis(100)).unwrap();
+    let w = monitor.begin();
+    std::thread::sleep(Duration::from_secs(5));
+    let seen = monitor.end(w);
+    let cost = monitor.stop();
+    probe::remove_labelled(&sleepers).unwrap();
+    eprintln!(
+        "monitor at 100ms, 3 idle containers, 5s: {} ticks, {} stats rounds, {} API calls, \
+         {:.1} ms CPU = {:.2}% of a core; saw {seen:?}",
+        cost.ticks,
+        cost.stats_rounds,
+        cost.api_calls,
+        ms(cost.cpu),
+        cost.pct_of_core()
+    );
+    assert!(seen.containers_peak >= 3, "{seen:?}");
+}

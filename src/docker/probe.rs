@@ -7,8 +7,14 @@
 //! |---|---|---|
 //! | `create` | the create call is sent | it returns (`POST /containers/create`) |
 //! | `start` | the start call is sent | it returns (`POST /containers/{id}/start`) |
-//! | `running` | start returned | an inspect shows the process up (`State.Running` or `State.Pid > 0`), or already exited with `State.StartedAt` set; inspected back to back, about one round trip each, so this phase is mostly that round trip: the daemon marks a container running before its start call returns |
+//! | `running` | start returned | an inspect shows the process up (`State.Running` or `State.Pid > 0`), or already exited with `State.StartedAt` set |
 //! | `exit` | running was seen | the wait call returns (`POST /containers/{id}/wait`, condition `not-running`) |
+//!
+//! Inspects run back to back (no sleep: each is a round trip of about a millisecond). The
+//! daemon marks a container running before its start call returns, so `running` is
+//! usually one round trip — except for a command that exits at once (`true`): then the
+//! inspect waits while the daemon handles the exit, `running` holds that time and `exit`
+//! is one round trip.
 //! | `remove` | the remove call is sent | it returns (`DELETE /containers/{id}`) |
 //!
 //! Nothing is pulled: the image must exist locally. Containers get the labels
