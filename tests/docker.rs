@@ -140,7 +140,7 @@ fn monitor_sees_three_containers_and_their_cpu_and_memory() {
         ]);
     }
     // Long enough for stats rounds to give the busy container two readings.
-    std::thread::sleep(Duration::from_millis(3500));
+    std::thread::sleep(Duration::from_secs(5));
     let during = monitor.end(w);
     assert_eq!(probe::remove_labelled(&label).unwrap(), 3);
     let cost = monitor.stop();

@@ -20,7 +20,9 @@
 //! Nothing is pulled: the image must exist locally. Containers get the labels
 //! `benchmark.probe=1` and `benchmark.run=<label_run>`, a unique name, and network `none`
 //! unless told otherwise; they are always removed (forced: SIGKILL, then remove) on error,
-//! on timeout and on cancellation. [`remove_labelled`] sweeps any that a killed process
+//! on timeout and on cancellation. The create call itself is never cut off (a dropped
+//! create could still make a container nobody knows about): a timeout or cancellation that
+//! falls inside it takes effect when it returns. [`remove_labelled`] sweeps any that a killed process
 //! left behind.
 
 use std::collections::HashMap;
@@ -120,14 +122,36 @@ pub fn lifecycle_on(
             })?;
         let name = unique_name();
         let deadline = tokio::time::Instant::now() + spec.timeout;
-        let outcome = tokio::select! {
-            r = phases(&client, spec, &name) => r,
-            _ = tokio::time::sleep_until(deadline) => Err(DockerError::ProbeTimeout { after: spec.timeout }),
-            _ = cancelled(cancel) => Err(DockerError::Cancelled),
+        // The create call is never cut off: a dropped create may still make a container
+        // we would not know about. It is bounded by the client's request timeout.
+        let t0 = Instant::now();
+        let created = client
+            .docker
+            .create_container(
+                Some(CreateContainerOptionsBuilder::default().name(&name).build()),
+                create_body(spec),
+            )
+            .await;
+        let create = t0.elapsed();
+        let id = match created {
+            Ok(r) => r.id,
+            Err(e) => {
+                // By name: a request timeout may have left one behind.
+                cleanup(&client, &name).await;
+                return Err(client.err(e));
+            }
+        };
+        let outcome = if cancel() {
+            Err(DockerError::Cancelled)
+        } else {
+            tokio::select! {
+                r = after_create(&client, &id, create) => r,
+                _ = tokio::time::sleep_until(deadline) => Err(DockerError::ProbeTimeout { after: spec.timeout }),
+                _ = cancelled(cancel) => Err(DockerError::Cancelled),
+            }
         };
         if outcome.is_err() {
-            // By name: the create call may have been cut off before it told us the id.
-            cleanup(&client, &name).await;
+            cleanup(&client, &id).await;
         }
         outcome
     })?
@@ -171,10 +195,8 @@ pub fn remove_labelled_on(host: &str, label_run: &str) -> Result<usize, DockerEr
     })?
 }
 
-/// The measured part: create, start, running, exit, remove.
-async fn phases(client: &Client, spec: &ProbeSpec, name: &str) -> Result<ProbeResult, DockerError> {
-    let docker = &client.docker;
-    let body = ContainerCreateBody {
+fn create_body(spec: &ProbeSpec) -> ContainerCreateBody {
+    ContainerCreateBody {
         image: Some(spec.image.clone()),
         cmd: (!spec.cmd.is_empty()).then(|| spec.cmd.clone()),
         labels: Some(HashMap::from([
@@ -186,24 +208,25 @@ async fn phases(client: &Client, spec: &ProbeSpec, name: &str) -> Result<ProbeRe
             ..Default::default()
         }),
         ..Default::default()
-    };
-    let opts = CreateContainerOptionsBuilder::default().name(name).build();
+    }
+}
 
-    let t0 = Instant::now();
-    let id = docker
-        .create_container(Some(opts), body)
-        .await
-        .map_err(|e| client.err(e))?
-        .id;
+/// The measured phases after create: start, running, exit, remove.
+async fn after_create(
+    client: &Client,
+    id: &str,
+    create: Duration,
+) -> Result<ProbeResult, DockerError> {
+    let docker = &client.docker;
     let t1 = Instant::now();
     docker
-        .start_container(&id, None)
+        .start_container(id, None)
         .await
         .map_err(|e| client.err(e))?;
     let t2 = Instant::now();
     loop {
         let state = docker
-            .inspect_container(&id, None)
+            .inspect_container(id, None)
             .await
             .map_err(|e| client.err(e))?
             .state;
@@ -216,7 +239,7 @@ async fn phases(client: &Client, spec: &ProbeSpec, name: &str) -> Result<ProbeRe
     let wait = WaitContainerOptionsBuilder::default()
         .condition("not-running")
         .build();
-    let exit_code = match docker.wait_container(&id, Some(wait)).next().await {
+    let exit_code = match docker.wait_container(id, Some(wait)).next().await {
         Some(Ok(r)) => r.status_code,
         // bollard reports a non-zero exit as an error carrying the code.
         Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
@@ -232,17 +255,17 @@ async fn phases(client: &Client, spec: &ProbeSpec, name: &str) -> Result<ProbeRe
     let t4 = Instant::now();
     let opts = RemoveContainerOptionsBuilder::default().v(true).build();
     docker
-        .remove_container(&id, Some(opts))
+        .remove_container(id, Some(opts))
         .await
         .map_err(|e| client.err(e))?;
     let t5 = Instant::now();
     Ok(ProbeResult {
         phases: PHASES
             .into_iter()
-            .zip([t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4])
+            .zip([create, t2 - t1, t3 - t2, t4 - t3, t5 - t4])
             .collect(),
         exit_code,
-        container_id: id,
+        container_id: id.to_string(),
     })
 }
 
@@ -267,12 +290,12 @@ async fn cancelled(cancel: &(dyn Fn() -> bool + Sync)) {
     }
 }
 
-/// Force-remove the probe container `name`, if it exists; errors are not the caller's
-/// concern any more (the sweep by label catches what this misses).
-async fn cleanup(client: &Client, name: &str) {
+/// Force-remove the probe container (by id or name), if it exists; errors are not the
+/// caller's concern any more (the sweep by label catches what this misses).
+async fn cleanup(client: &Client, id_or_name: &str) {
     let _ = tokio::time::timeout(
         CLEANUP_TIMEOUT,
-        client.docker.remove_container(name, Some(force())),
+        client.docker.remove_container(id_or_name, Some(force())),
     )
     .await;
 }
