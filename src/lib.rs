@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod control;
+pub mod docker;
 pub mod entrypoint;
 pub mod error;
 pub mod measure;

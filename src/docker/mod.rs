@@ -1,0 +1,292 @@
+//! The Docker Engine API (through bollard): daemon pre-flight ([`ping`]), per-step container
+//! monitoring ([`Monitor`]) and the container lifecycle probe ([`probe`]).
+//!
+//! Async stays inside: each entry point runs on a private current-thread tokio runtime, and
+//! the public API is blocking. The daemon is found the way the `docker` CLI finds it:
+//! `DOCKER_HOST` (`unix://…` or `tcp://…`), else the first existing local socket. TLS
+//! (`DOCKER_TLS_VERIFY`) and `ssh://` hosts are not supported and say so.
+//!
+//! Like the rest of the measurement code, nothing here knows about suites or runners.
+
+mod error;
+mod monitor;
+pub mod probe;
+mod stats;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bollard::Docker;
+use serde::{Deserialize, Serialize};
+
+pub use error::DockerError;
+pub use monitor::{ContainerSummary, Monitor, MonitorCost, Window};
+
+/// How long [`ping`] waits for the daemon to answer.
+pub const PING_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the daemon says about itself; recorded in the environment fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DaemonInfo {
+    /// Engine version, e.g. `27.3.1`.
+    pub version: String,
+    /// Highest Engine API version the daemon speaks, e.g. `1.47`.
+    pub api_version: String,
+    /// The daemon's OS (`linux`, also under Docker Desktop on macOS).
+    pub os: String,
+    /// The daemon's architecture (`amd64`, `arm64`).
+    pub arch: String,
+    /// The endpoint that answered, e.g. `unix:///var/run/docker.sock`.
+    pub host: String,
+}
+
+/// Check that the daemon at `DOCKER_HOST` (or the local default socket) answers, and what
+/// it is. Waits at most [`PING_TIMEOUT`].
+pub fn ping() -> Result<DaemonInfo, DockerError> {
+    ping_host(&default_host())
+}
+
+/// [`ping`] against an explicit endpoint (`unix:///path`, `tcp://host:port`).
+pub fn ping_host(host: &str) -> Result<DaemonInfo, DockerError> {
+    block_on(async {
+        let client = Client::connect(host, PING_TIMEOUT).await?;
+        let v = client.docker.version().await.map_err(|e| client.err(e))?;
+        let unknown = || "unknown".to_string();
+        Ok(DaemonInfo {
+            version: v.version.unwrap_or_else(unknown),
+            api_version: v.api_version.unwrap_or_else(unknown),
+            os: v.os.unwrap_or_else(unknown),
+            arch: v.arch.unwrap_or_else(unknown),
+            host: host.to_string(),
+        })
+    })?
+}
+
+/// The endpoint the `docker` CLI would use without a context: `DOCKER_HOST` when set, else
+/// the first existing socket of `/var/run/docker.sock`, `$XDG_RUNTIME_DIR/docker.sock`
+/// (rootless) and `$HOME/.docker/run/docker.sock` (Docker Desktop), else the first.
+pub fn default_host() -> String {
+    resolve_host(
+        |k| std::env::var(k).ok().filter(|v| !v.is_empty()),
+        |p| p.exists(),
+    )
+}
+
+pub(crate) fn resolve_host(
+    env: impl Fn(&str) -> Option<String>,
+    exists: impl Fn(&Path) -> bool,
+) -> String {
+    if let Some(host) = env("DOCKER_HOST") {
+        return host;
+    }
+    let mut candidates = vec![PathBuf::from("/var/run/docker.sock")];
+    if let Some(dir) = env("XDG_RUNTIME_DIR") {
+        candidates.push(Path::new(&dir).join("docker.sock"));
+    }
+    if let Some(home) = env("HOME") {
+        candidates.push(Path::new(&home).join(".docker/run/docker.sock"));
+    }
+    let path = candidates
+        .iter()
+        .find(|p| exists(p))
+        .unwrap_or(&candidates[0]);
+    format!("unix://{}", path.display())
+}
+
+/// Where a host string points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    Unix(String),
+    Tcp(String),
+}
+
+pub(crate) fn parse_host(host: &str, tls_verify: bool) -> Result<Endpoint, DockerError> {
+    let unsupported = |why: &str| DockerError::UnsupportedHost {
+        host: host.to_string(),
+        why: why.to_string(),
+    };
+    if let Some(path) = host.strip_prefix("unix://") {
+        if path.is_empty() {
+            return Err(unsupported("the socket path is empty"));
+        }
+        return Ok(Endpoint::Unix(path.to_string()));
+    }
+    if host.starts_with('/') {
+        return Ok(Endpoint::Unix(host.to_string()));
+    }
+    if let Some(addr) = host
+        .strip_prefix("tcp://")
+        .or_else(|| host.strip_prefix("http://"))
+    {
+        if tls_verify {
+            return Err(unsupported(
+                "DOCKER_TLS_VERIFY is set but TLS is not supported; use the unix socket, or tunnel the daemon (`ssh -L`) and use plain tcp://",
+            ));
+        }
+        if addr.is_empty() {
+            return Err(unsupported("the address is empty"));
+        }
+        return Ok(Endpoint::Tcp(format!("tcp://{addr}")));
+    }
+    Err(unsupported(
+        "only unix:// and tcp:// endpoints are supported (not ssh://, https:// or npipe://)",
+    ))
+}
+
+/// A bollard client and where it points, so errors can name the endpoint.
+#[derive(Debug, Clone)]
+pub(crate) struct Client {
+    pub docker: Docker,
+    pub host: String,
+    pub timeout: Duration,
+}
+
+impl Client {
+    /// A client for `host` with `timeout` per request, speaking the daemon's API version.
+    pub async fn connect(host: &str, timeout: Duration) -> Result<Client, DockerError> {
+        let tls = std::env::var_os("DOCKER_TLS_VERIFY").is_some_and(|v| !v.is_empty());
+        // bollard counts whole seconds; never let a sub-second timeout become "none".
+        let secs = timeout.as_secs().max(1);
+        let err = |e| DockerError::from_bollard(host, timeout, e);
+        let docker = match parse_host(host, tls)? {
+            Endpoint::Unix(path) => {
+                Docker::connect_with_unix(&path, secs, bollard::API_DEFAULT_VERSION)
+            }
+            Endpoint::Tcp(addr) => {
+                Docker::connect_with_http(&addr, secs, bollard::API_DEFAULT_VERSION)
+            }
+        }
+        .map_err(err)?;
+        // Older daemons refuse a client that claims a newer API: agree on the lower one.
+        let docker = docker.negotiate_version().await.map_err(err)?;
+        Ok(Client {
+            docker,
+            host: host.to_string(),
+            timeout,
+        })
+    }
+
+    /// Map an error of a request made with this client.
+    pub fn err(&self, e: bollard::errors::Error) -> DockerError {
+        DockerError::from_bollard(&self.host, self.timeout, e)
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, DockerError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(DockerError::Runtime)
+}
+
+/// Run `fut` to completion on a private runtime. From inside someone else's runtime (where
+/// `block_on` would panic) it runs on a scoped thread instead.
+pub(crate) fn block_on<F: std::future::Future + Send>(fut: F) -> Result<F::Output, DockerError>
+where
+    F::Output: Send,
+{
+    if tokio::runtime::Handle::try_current().is_ok() {
+        std::thread::scope(|s| {
+            s.spawn(|| runtime().map(|rt| rt.block_on(fut)))
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p))
+        })
+    } else {
+        Ok(runtime()?.block_on(fut))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn docker_host_wins() {
+        let h = resolve_host(env(&[("DOCKER_HOST", "tcp://10.0.0.1:2375")]), |_| true);
+        assert_eq!(h, "tcp://10.0.0.1:2375");
+    }
+
+    #[test]
+    fn first_existing_socket_is_chosen() {
+        let vars = [("XDG_RUNTIME_DIR", "/run/user/1000"), ("HOME", "/home/u")];
+        let h = resolve_host(env(&vars), |p| {
+            p == Path::new("/home/u/.docker/run/docker.sock")
+        });
+        assert_eq!(h, "unix:///home/u/.docker/run/docker.sock");
+        let h = resolve_host(env(&vars), |p| p == Path::new("/run/user/1000/docker.sock"));
+        assert_eq!(h, "unix:///run/user/1000/docker.sock");
+        let h = resolve_host(env(&vars), |_| false);
+        assert_eq!(h, "unix:///var/run/docker.sock");
+    }
+
+    #[test]
+    fn hosts_parse() {
+        assert_eq!(
+            parse_host("unix:///var/run/docker.sock", false).unwrap(),
+            Endpoint::Unix("/var/run/docker.sock".into())
+        );
+        assert_eq!(
+            parse_host("tcp://127.0.0.1:2375", false).unwrap(),
+            Endpoint::Tcp("tcp://127.0.0.1:2375".into())
+        );
+        assert_eq!(
+            parse_host("http://h:1", false).unwrap(),
+            Endpoint::Tcp("tcp://h:1".into())
+        );
+        let e = parse_host("ssh://me@box", false).unwrap_err().to_string();
+        assert!(
+            e.contains("ssh://me@box") && e.contains("only unix://"),
+            "{e}"
+        );
+        let e = parse_host("tcp://h:2376", true).unwrap_err().to_string();
+        assert!(e.contains("DOCKER_TLS_VERIFY"), "{e}");
+        assert!(parse_host("unix://", false).is_err());
+    }
+
+    #[test]
+    fn ping_of_a_missing_socket_says_what_to_do() {
+        let e = ping_host("unix:///nonexistent/docker.sock").unwrap_err();
+        assert!(matches!(e, DockerError::SocketMissing { .. }), "{e:?}");
+        assert!(e.to_string().contains("start the daemon"), "{e}");
+        assert!(e.is_unreachable());
+    }
+
+    #[test]
+    fn ping_of_a_dead_socket_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dead.sock");
+        // A socket file nobody listens on any more: connecting is refused.
+        drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+        let e = ping_host(&format!("unix://{}", path.display())).unwrap_err();
+        assert!(matches!(e, DockerError::Refused { .. }), "{e:?}");
+        assert!(e.to_string().contains("not running"), "{e}");
+    }
+
+    #[test]
+    fn ping_of_a_silent_tcp_port_is_refused() {
+        // Bind then drop to get a local port with no listener.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let e = ping_host(&format!("tcp://127.0.0.1:{port}")).unwrap_err();
+        assert!(matches!(e, DockerError::Refused { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn block_on_works_inside_a_runtime() {
+        let rt = runtime().unwrap();
+        let v = rt.block_on(async { block_on(async { 7 }).unwrap() });
+        assert_eq!(v, 7);
+    }
+}

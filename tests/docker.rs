@@ -1,0 +1,439 @@
+//! The Docker pieces against a real daemon: pre-flight, container monitoring and the
+//! lifecycle probe. Tests that need a daemon are ignored by default ("needs a Docker
+//! daemon"); `.ci/docker-up` starts one and CI runs them with `--include-ignored`.
+//!
+//! They build their own tiny image from local files (a static busybox on `FROM scratch`),
+//! once per test process; nothing is pulled.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use benchmark::docker::probe::{self, PHASES, ProbeSpec};
+use benchmark::docker::{self, DockerError, Monitor};
+
+const IMAGE: &str = "benchmark-test-busybox:latest";
+
+fn docker_cli(args: &[&str]) -> Output {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("the docker CLI is on PATH");
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Build `benchmark-test-busybox:latest` from the host's static busybox, once.
+fn image() -> &'static str {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("a static busybox (Debian: busybox-static) for the test image");
+        let ctx = tempfile::tempdir().unwrap();
+        let bin = ctx.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        std::fs::copy(busybox, bin.join("busybox")).unwrap();
+        for applet in ["sh", "sleep", "true", "echo"] {
+            std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
+        }
+        std::fs::write(
+            ctx.path().join("Dockerfile"),
+            "FROM scratch\nCOPY bin /bin\nENV PATH=/bin\nCMD [\"/bin/sh\"]\n",
+        )
+        .unwrap();
+        docker_cli(&["build", "-q", "-t", IMAGE, ctx.path().to_str().unwrap()]);
+    });
+    IMAGE
+}
+
+/// A label value unique to this process and test.
+fn run_label(test: &str) -> String {
+    format!("test-{}-{test}", std::process::id())
+}
+
+/// Ids of containers (running or not) with this `benchmark.run` label.
+fn labelled(label_run: &str) -> Vec<String> {
+    let out = docker_cli(&[
+        "ps",
+        "-aq",
+        "--filter",
+        "label=benchmark.probe=1",
+        "--filter",
+        &format!("label=benchmark.run={label_run}"),
+    ]);
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
+fn spec(label: &str, cmd: &[&str], timeout: Duration) -> ProbeSpec {
+    ProbeSpec {
+        image: image().to_string(),
+        cmd: cmd.iter().map(|s| s.to_string()).collect(),
+        timeout,
+        network: None,
+        label_run: label.to_string(),
+    }
+}
+
+#[test]
+fn preflight_with_a_bogus_docker_host_says_what_to_do() {
+    let e = docker::ping_host("unix:///nonexistent.sock").unwrap_err();
+    assert!(matches!(e, DockerError::SocketMissing { .. }), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        "no Docker socket at /nonexistent.sock: start the daemon (e.g. `sudo systemctl start docker`, \
+         or Docker Desktop) or point DOCKER_HOST at its socket"
+    );
+    let e = docker::ping_host("ssh://user@host").unwrap_err();
+    assert!(e.to_string().contains("only unix:// and tcp://"), "{e}");
+}
+
+#[test]
+#[ignore = "needs a Docker daemon"]
+fn preflight_passes_and_records_the_daemon() {
+    let info = docker::ping().unwrap();
+    assert!(
+        !info.version.is_empty() && info.version != "unknown",
+        "{info:?}"
+    );
+    assert!(info.api_version.starts_with("1."), "{info:?}");
+    assert_eq!(info.os, "linux");
+    assert_eq!(info.host, docker::default_host());
+    // It is a receipt piece: it round-trips through JSON with unknown fields refused.
+    let json = serde_json::to_string(&info).unwrap();
+    assert_eq!(
+        serde_json::from_str::<docker::DaemonInfo>(&json).unwrap(),
+        info
+    );
+}
+
+#[test]
+#[ignore = "needs a Docker daemon"]
+fn monitor_sees_three_containers_and_their_cpu_and_memory() {
+    let image = image();
+    let label = run_label("monitor");
+    let monitor = Monitor::start(Duration::from_millis(50)).unwrap();
+    let w = monitor.begin();
+    for cmd in ["sleep 30", "sleep 30", "while :; do :; done"] {
+        docker_cli(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--label",
+            "benchmark.probe=1",
+            "--label",
+            &format!("benchmark.run={label}"),
+            image,
+            "sh",
+            "-c",
+            cmd,
+        ]);
+    }
+    // Long enough for stats rounds to give the busy container two readings.
+    std::thread::sleep(Duration::from_secs(5));
+    let during = monitor.end(w);
+    assert_eq!(probe::remove_labelled(&label).unwrap(), 3);
+    let cost = monitor.stop();
+
+    assert!(during.containers_peak >= 3, "{during:?}");
+    assert!(during.containers_end >= 3, "{during:?}");
+    assert!(during.samples >= 10, "{during:?}");
+    let cpu = during.cpu_peak_pct.expect("a CPU figure");
+    assert!(cpu > 5.0, "a busy loop shows as CPU: {during:?}");
+    assert!(during.cpu_avg_pct.is_some_and(|a| a > 0.0 && a <= cpu));
+    assert!(during.mem_peak_bytes.is_some(), "{during:?}");
+    assert!(cost.ticks >= 10 && cost.stats_rounds >= 2, "{cost:?}");
+    assert!(cost.api_calls > cost.ticks, "{cost:?}");
+    assert!(
+        cost.cpu > Duration::ZERO && cost.cpu < cost.wall,
+        "{cost:?}"
+    );
+    eprintln!(
+        "monitor: {during:?}; cost {cost:?} ({:.2}% of a core)",
+        cost.pct_of_core()
+    );
+}
+
+#[test]
+#[ignore = "needs a Docker daemon"]
+fn probe_reports_every_phase_of_every_run_and_leaves_nothing() {
+    let label = run_label("phases");
+    for _ in 0..5 {
+        let r =
+            probe::lifecycle(&spec(&label, &["true"], Duration::from_secs(60)), &|| false).unwrap();
+        let names: Vec<&str> = r.phases.iter().map(|p| p.0).collect();
+        assert_eq!(names, PHASES);
+        for (name, d) in &r.phases {
+            assert!(*d > Duration::ZERO, "{name}: {r:?}");
+        }
+        assert_eq!(r.exit_code, 0);
+        assert!(!r.container_id.is_empty());
+        eprintln!(
+            "probe: {:?}",
+            r.phases
+                .iter()
+                .map(|(n, d)| format!("{n} {:.2}ms", d.as_secs_f64() * 1e3))
+                .collect::<Vec<_>>()
+        );
+    }
+    assert_eq!(labelled(&label), Vec::<String>::new());
+}
+
+#[test]
+#[ignore = "needs a Docker daemon"]
+fn probe_passes_the_exit_code_through() {
+    let label = run_label("exit");
+    let r = probe::lifecycle(
+        &spec(&label, &["sh", "-c", "exit 3"], Duration::from_secs(60)),
+        &|| false,
+    )
+    .unwrap();
+    assert_eq!(r.exit_code, 3);
+    assert_eq!(labelled(&label), Vec::<String>::new());
+}
+
+#[test]
+#[ignore = "needs a Docker daemon"]
+fn probe_timeout_kills_and_removes_the_container() {
+    let label = run_label("timeout");
+    let t = Instant::now();
+    let e = probe::lifecycle(
+        &spec(&label, &["sleep", "60"], Duration::from_secs(2)),
+        &|| false,
+    )
+    .unwrap_err();
+    assert!(matches!(e, DockerError::ProbeTimeout { .. }), "{e:?}");
+    assert!(e.to_string().contains("within 2s"), "{e}");
+    assert!(t.elapsed() < Duration::from_secs(40), "{:?}", t.elapsed());
+    assert_eq!(labelled(&label), Vec::<String>::new());
+}
+
+#[test]
+#[ignore = "needs a Docker daemon"]
+fn probe_cancellation_removes_the_container() {
+    let label = run_label("cancel");
+    let t = Instant::now();
+    let cancel = move || t.elapsed() > Duration::from_millis(1500);
+    let e = probe::lifecycle(
+        &spec(&label, &["sleep", "60"], Duration::from_secs(60)),
+        &cancel,
+    )
+    .unwrap_err();
+    assert!(matches!(e, DockerError::Cancelled), "{e:?}");
+    assert_eq!(labelled(&label), Vec::<String>::new());
+}
+
+#[test]
+#[ignore = "needs a Docker daemon"]
+fn probe_of_a_missing_image_says_nothing_is_pulled() {
+    let mut s = spec(&run_label("missing"), &["true"], Duration::from_secs(10));
+    s.image = "benchmark-test-no-such-image:nope".into();
+    let e = probe::lifecycle(&s, &|| false).unwrap_err();
+    assert!(matches!(e, DockerError::ImageMissing { .. }), "{e:?}");
+    assert!(
+        e.to_string()
+            .starts_with("image `benchmark-test-no-such-image:nope` not found locally"),
+        "{e}"
+    );
+}
+
+#[test]
+#[ignore = "needs a Docker daemon"]
+fn leftovers_are_swept_by_label() {
+    let label = run_label("sweep");
+    for _ in 0..2 {
+        docker_cli(&[
+            "create",
+            "--network",
+            "none",
+            "--label",
+            "benchmark.probe=1",
+            "--label",
+            &format!("benchmark.run={label}"),
+            image(),
+            "true",
+        ]);
+    }
+    assert_eq!(labelled(&label).len(), 2);
+    assert_eq!(probe::remove_labelled(&label).unwrap(), 2);
+    assert_eq!(probe::remove_labelled(&label).unwrap(), 0);
+    assert_eq!(labelled(&label), Vec::<String>::new());
+}
+
+/// Built by `containers/build-offline.sh` (a static release build: minutes, once).
+const OFFLINE: &str = "benchmark-test-offline:latest";
+
+#[test]
+#[ignore = "needs a Docker daemon"]
+fn offline_image_builds_small_and_runs_without_network() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let built = Command::new(format!("{root}/containers/build-offline.sh"))
+        .args(["--tag", OFFLINE])
+        // Its own target directory: this test's cargo holds the lock on the default one.
+        .env("CARGO_TARGET_DIR", format!("{root}/target/offline-image"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&built.stdout);
+    assert!(
+        built.status.success(),
+        "build-offline.sh: {stdout}{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    assert!(stdout.starts_with(&format!("{OFFLINE}: ")), "{stdout}");
+
+    let size: u64 = String::from_utf8_lossy(
+        &docker_cli(&["image", "inspect", "-f", "{{.Size}}", OFFLINE]).stdout,
+    )
+    .trim()
+    .parse()
+    .unwrap();
+    eprintln!("offline image: {:.1} MiB", size as f64 / 1048576.0);
+    assert!(size < 20 * 1024 * 1024, "{size} bytes");
+
+    let config = docker_cli(&["image", "inspect", "-f", "{{json .Config}}", OFFLINE]);
+    let config: serde_json::Value = serde_json::from_slice(&config.stdout).unwrap();
+    assert_eq!(
+        config["Entrypoint"],
+        serde_json::json!(["/bin/benchmark", "entrypoint"])
+    );
+    assert_eq!(config["User"], "65532:65532");
+    assert_eq!(config["WorkingDir"], "/workspace");
+    assert!(
+        config["Volumes"].get("/workspace/output").is_some(),
+        "{config}"
+    );
+
+    // The binary and the shell run as `bench`, and the output volume is writable.
+    let out = docker_cli(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--entrypoint",
+        "/bin/sh",
+        OFFLINE,
+        "-c",
+        "benchmark --version && id -un && touch /workspace/output/ok && ls /workspace/output",
+    ]);
+    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            format!("benchmark {}", env!("CARGO_PKG_VERSION")),
+            "bench".into(),
+            "ok".into()
+        ]
+    );
+    let schema = docker_cli(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--entrypoint",
+        "/bin/benchmark",
+        OFFLINE,
+        "schema",
+    ]);
+    let schema: serde_json::Value = serde_json::from_slice(&schema.stdout).unwrap();
+    assert!(
+        schema["properties"]["schema_version"].is_object(),
+        "{schema}"
+    );
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// The benchmark of the issue, printed side by side (run with `--nocapture`; numbers are
+/// the daemon's, so only sanity is asserted): the probe's phase medians, its whole call
+/// (runtime, connection, image check included), and `docker run --rm IMAGE true` timed from
+/// outside; then the monitor's cost with three idle containers.
+#[test]
+#[ignore = "needs a Docker daemon"]
+fn bench_probe_against_docker_run_and_monitor_cost() {
+    const RUNS: usize = 10;
+    let image = image();
+    let label = run_label("bench");
+    let spec = spec(&label, &["true"], Duration::from_secs(60));
+    let mut phases: Vec<Vec<f64>> = vec![Vec::new(); PHASES.len()];
+    let (mut totals, mut calls, mut cli) = (Vec::new(), Vec::new(), Vec::new());
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    // One of each first, not counted: the daemon's first container of a kind is slower.
+    probe::lifecycle(&spec, &|| false).unwrap();
+    docker_cli(&["run", "--rm", "--network", "none", image, "true"]);
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        let r = probe::lifecycle(&spec, &|| false).unwrap();
+        calls.push(ms(t.elapsed()));
+        totals.push(ms(r.total()));
+        for (i, (_, d)) in r.phases.iter().enumerate() {
+            phases[i].push(ms(*d));
+        }
+        let t = Instant::now();
+        docker_cli(&["run", "--rm", "--network", "none", image, "true"]);
+        cli.push(ms(t.elapsed()));
+    }
+    eprintln!("median of {RUNS} runs, ms (image {image}, `true`):");
+    for (name, v) in PHASES.iter().zip(phases) {
+        eprintln!("  probe {name:<8} {:>8.2}", median(v));
+    }
+    let (total, call, cli) = (median(totals), median(calls), median(cli));
+    eprintln!("  probe phases total  {total:>8.2}");
+    eprintln!("  probe call (all in) {call:>8.2}");
+    eprintln!("  docker run --rm     {cli:>8.2}");
+    assert!(total > 0.0 && total <= call, "{total} {call}");
+    assert_eq!(labelled(&label), Vec::<String>::new());
+
+    let sleepers = run_label("bench-monitor");
+    for _ in 0..3 {
+        docker_cli(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--label",
+            "benchmark.probe=1",
+            "--label",
+            &format!("benchmark.run={sleepers}"),
+            image,
+            "sleep",
+            "60",
+        ]);
+    }
+    let monitor = Monitor::start(Duration::from_millis(100)).unwrap();
+    let w = monitor.begin();
+    std::thread::sleep(Duration::from_secs(5));
+    let seen = monitor.end(w);
+    let cost = monitor.stop();
+    probe::remove_labelled(&sleepers).unwrap();
+    eprintln!(
+        "monitor at 100ms, 3 idle containers, 5s: {} ticks, {} stats rounds, {} API calls, \
+         {:.1} ms CPU = {:.2}% of a core; saw {seen:?}",
+        cost.ticks,
+        cost.stats_rounds,
+        cost.api_calls,
+        ms(cost.cpu),
+        cost.pct_of_core()
+    );
+    assert!(seen.containers_peak >= 3, "{seen:?}");
+}
