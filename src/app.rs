@@ -367,9 +367,9 @@ fn check(args: CheckArgs) -> Result<ExitKind, Error> {
         mode: args.suite.mode.clone(),
         ..Default::default()
     })?;
-    let failures = runner::preflight::run(&plan.suite, &Cancel::new());
-    if !failures.is_empty() {
-        return Err(Error::Preflight(failures));
+    let report = runner::preflight::run(&plan.suite, &Cancel::new());
+    if !report.failures.is_empty() {
+        return Err(Error::Preflight(report.failures));
     }
     println!(
         "suite `{}` ({}) is valid: {} step(s){}, {} warm-up + {} measured run(s); pre-flight passed",

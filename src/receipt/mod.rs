@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::docker::{ContainerSummary, DaemonInfo};
 use crate::stats::Stats;
 
 /// Bumped on any incompatible change to the receipts.
@@ -72,6 +73,8 @@ pub struct StepRecord {
     pub measurement: String,
     /// System-wide resources seen by the sampler while the step ran.
     pub resources: Resources,
+    /// Docker containers seen while the step ran (`[monitor] docker`), when monitored.
+    pub containers: Option<ContainerSummary>,
     pub metrics: Vec<Metric>,
     pub phases: Vec<Phase>,
     /// Processes the step left running (killed after the run's teardown).
@@ -182,6 +185,10 @@ pub struct Environment {
     pub hostname: Option<String>,
     pub measurement: Measurement,
     pub sampler: Option<SamplerInfo>,
+    /// The Docker daemon, when a pre-flight check or the container monitor reached it.
+    pub docker: Option<DaemonInfo>,
+    /// The container monitor and its own cost (backend `docker-api`), when it ran.
+    pub docker_monitor: Option<SamplerInfo>,
     /// Values of allow-listed environment variables only (`env_allow` in the suite);
     /// nothing else from the environment is recorded.
     pub env: BTreeMap<String, String>,
@@ -234,6 +241,8 @@ pub struct StepSummary {
     /// Cgroup memory peak (page cache included), when a cgroup was used.
     pub cgroup_memory_peak_bytes: Option<Stats>,
     pub resources: ResourceStats,
+    /// Docker containers over the runs, when monitored.
+    pub containers: Option<ContainerStats>,
     /// Custom metrics by name.
     pub metrics: BTreeMap<String, MetricSummary>,
     /// Phases in the order they first appeared (a critical-path breakdown).
@@ -250,6 +259,17 @@ pub struct ResourceStats {
     pub mem_peak_bytes: Option<Stats>,
     pub disk_read_bytes: Option<Stats>,
     pub disk_write_bytes: Option<Stats>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerStats {
+    /// Most running containers at once, per run.
+    pub containers_peak: Stats,
+    /// Summed CPU % of running containers (100 = one core).
+    pub cpu_avg_pct: Option<Stats>,
+    pub cpu_peak_pct: Option<Stats>,
+    pub mem_peak_bytes: Option<Stats>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

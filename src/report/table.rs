@@ -150,6 +150,7 @@ mod tests {
             peak_rss_bytes: summarize(&[4.0 * 1048576.0, 5.0 * 1048576.0]),
             cgroup_memory_peak_bytes: None,
             resources: ResourceStats::default(),
+            containers: None,
             metrics: [(
                 "throughput".to_owned(),
                 MetricSummary {
@@ -178,7 +179,8 @@ mod tests {
                 "is_wsl": false, "docker_arch": "linux/amd64", "cpu_model": null, "cores": 2,
                 "physical_cores": null, "memory_bytes": null, "kernel": null,
                 "virtualization": null, "container": null, "hostname": null,
-                "measurement": {"method": "wait4", "note": null}, "sampler": null, "env": {}}
+                "measurement": {"method": "wait4", "note": null}, "sampler": null, "env": {},
+                "docker": null, "docker_monitor": null}
         });
         let mut summary: Summary = serde_json::from_value(v).unwrap();
         summary.steps = vec![

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use crate::receipt::{
-    MetricSummary, PhaseSummary, ResourceStats, RunReceipt, Status, StepRecord, StepSummary,
+    ContainerStats, MetricSummary, PhaseSummary, ResourceStats, RunReceipt, Status, StepRecord,
+    StepSummary,
 };
 use crate::stats::{self, Stats};
 
@@ -119,6 +120,18 @@ fn summarize_step(records: &[(u32, &StepRecord)]) -> StepSummary {
             disk_read_bytes: of(&|s| s.resources.disk_read_bytes.map(|b| b as f64)),
             disk_write_bytes: of(&|s| s.resources.disk_write_bytes.map(|b| b as f64)),
         },
+        containers: of(&|s| s.containers.map(|c| c.containers_peak as f64)).map(|peak| {
+            ContainerStats {
+                containers_peak: peak,
+                cpu_avg_pct: of(&|s| s.containers.and_then(|c| c.cpu_avg_pct)),
+                cpu_peak_pct: of(&|s| s.containers.and_then(|c| c.cpu_peak_pct)),
+                mem_peak_bytes: of(&|s| {
+                    s.containers
+                        .and_then(|c| c.mem_peak_bytes)
+                        .map(|b| b as f64)
+                }),
+            }
+        }),
         metrics: metric_values
             .into_iter()
             .filter_map(|(name, (unit, v))| {
@@ -167,6 +180,7 @@ mod tests {
             cgroup: None,
             measurement: "wait4".into(),
             resources: Resources::default(),
+            containers: None,
             metrics: vec![Metric {
                 name: "ops".into(),
                 value: wall * 10.0,

@@ -16,16 +16,22 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
 
+use crate::docker::probe::ProbeSpec;
+use crate::docker::{self, DockerError, Monitor};
 use crate::error::{Error, ExitKind};
 use crate::measure::cancel::Cancel;
 use crate::measure::exec::{self, ExecSpec, Leftovers};
 use crate::measure::sampler::Sampler;
 use crate::measure::{host, platform};
+use crate::receipt::Phase;
 use crate::receipt::{
     self, Environment, Measurement, Options, RunReceipt, SamplerInfo, Status, StepRecord,
     SuiteInfo, Summary, Tool,
 };
-use crate::suite::{Hook, Plan, Step};
+use crate::suite::{DockerMode, Hook, Plan, Step, StepKind};
+
+/// A container probe's limit when neither the step nor the run sets one.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(300);
 use record::{StepSink, iso};
 
 /// Environment variables whose values are safe to record by default.
@@ -82,10 +88,15 @@ pub fn run(
     let suite = &plan.suite;
     prepare_output(&opts.output, opts.keep_logs)?;
 
-    let failures = preflight::run(suite, cancel);
-    if !failures.is_empty() {
-        return Err(Error::Preflight(failures));
+    let pre = preflight::run(suite, cancel);
+    if !pre.failures.is_empty() {
+        return Err(Error::Preflight(pre.failures));
     }
+    let mut warnings: Vec<String> = Vec::new();
+    let monitor = docker_monitor(suite.monitor.docker, suite.monitor.interval, &mut warnings)?;
+    let docker_info = pre
+        .docker
+        .or_else(|| monitor.as_ref().and_then(|_| docker::ping().ok()));
 
     let started_at = SystemTime::now();
     let platform = platform::detect();
@@ -101,11 +112,19 @@ pub fn run(
         opts,
         cancel,
         sampler: sampler.as_ref(),
+        monitor: monitor.as_ref(),
         fifo_dir: fifo_dir.path().to_owned(),
         method: None,
+        probe_label: format!(
+            "{}-{}",
+            std::process::id(),
+            started_at
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos()
+        ),
     };
     let mut completed: Vec<RunReceipt> = Vec::new();
-    let mut warnings: Vec<String> = Vec::new();
     let mut status = Status::Ok;
     let total = plan.warmup + plan.runs;
     for i in 0..total {
@@ -166,6 +185,16 @@ pub fn run(
             cpu_pct_of_core: cost.pct_of_core(),
         }
     });
+    let monitor_info = monitor.map(|m| {
+        let cost = m.stop();
+        SamplerInfo {
+            backend: "docker-api".into(),
+            interval_ms: cost.interval.as_secs_f64() * 1e3,
+            ticks: cost.ticks,
+            cpu_ms: cost.cpu.as_secs_f64() * 1e3,
+            cpu_pct_of_core: cost.pct_of_core(),
+        }
+    });
     let host_after = host::read();
     warnings.extend(host::warnings(
         &host_before,
@@ -219,6 +248,8 @@ pub fn run(
                 note: method.note,
             },
             sampler: sampler_info,
+            docker: docker_info,
+            docker_monitor: monitor_info,
             env: allowed_env(&env_allow),
         },
         options: Options {
@@ -288,6 +319,30 @@ fn prepare_output(out: &Path, keep_logs: bool) -> Result<(), Error> {
     Ok(())
 }
 
+/// Start the container monitor as `[monitor] docker` says: `on` requires the daemon
+/// (exit 4 without it), `auto` uses it when it answers and says once when it does not.
+fn docker_monitor(
+    mode: DockerMode,
+    interval: Duration,
+    warnings: &mut Vec<String>,
+) -> Result<Option<Monitor>, Error> {
+    match mode {
+        DockerMode::Off => Ok(None),
+        DockerMode::On => Monitor::start(interval)
+            .map(Some)
+            .map_err(|e| Error::Preflight(vec![format!("[monitor] docker = \"on\": {e}")])),
+        DockerMode::Auto => match Monitor::start(interval) {
+            Ok(m) => Ok(Some(m)),
+            Err(e) => {
+                warnings.push(format!(
+                    "container monitoring is off ([monitor] docker = \"auto\"): {e}; set docker = \"off\" to silence this"
+                ));
+                Ok(None)
+            }
+        },
+    }
+}
+
 fn tempfile_dir() -> Result<TempDir> {
     let base = std::env::temp_dir().join(format!(
         "benchmark-{}-{}",
@@ -330,8 +385,11 @@ struct Ctx<'a> {
     opts: &'a RunOptions,
     cancel: &'a Cancel,
     sampler: Option<&'a Sampler>,
+    monitor: Option<&'a Monitor>,
     fifo_dir: PathBuf,
     method: Option<exec::Method>,
+    /// The `benchmark.run` label of this invocation's probe containers.
+    probe_label: String,
 }
 
 impl Ctx<'_> {
@@ -441,6 +499,16 @@ impl Ctx<'_> {
         for l in leftovers {
             l.kill();
         }
+        // Probe containers are removed by the probe itself; this sweep catches any that a
+        // crash of the daemon connection left behind.
+        if plan
+            .steps
+            .iter()
+            .any(|s| matches!(s.kind, StepKind::Container { .. }))
+            && let Err(e) = docker::probe::remove_labelled(&self.probe_label)
+        {
+            warnings.push(format!("could not sweep probe containers: {e}"));
+        }
         if status == Status::TimedOut {
             status = Status::Failed;
         }
@@ -492,10 +560,130 @@ impl Ctx<'_> {
         dir_name: &str,
         deadline: Option<Instant>,
     ) -> Result<StepRun> {
+        let containers = self.monitor.map(|m| m.begin());
+        let mut run = match &step.kind {
+            StepKind::Shell { run } => self.shell_step(step, run, run_env, dir_name, deadline)?,
+            StepKind::Container {
+                image,
+                cmd,
+                network,
+            } => self.probe_step(step, image, cmd, network.as_deref(), deadline),
+        };
+        if let (Some(m), Some(w)) = (self.monitor, containers) {
+            run.record.containers = Some(m.end(w));
+        }
+        Ok(run)
+    }
+
+    /// A container lifecycle probe: the phases are the record's phases, their sum its
+    /// wall time; CPU and RSS are not ours to account (null).
+    fn probe_step(
+        &mut self,
+        step: &Step,
+        image: &str,
+        cmd: &[String],
+        network: Option<&str>,
+        deadline: Option<Instant>,
+    ) -> StepRun {
+        let spec = ProbeSpec {
+            image: image.to_owned(),
+            cmd: cmd.to_vec(),
+            timeout: min_timeout(step.timeout, deadline).unwrap_or(PROBE_TIMEOUT),
+            network: network.map(str::to_owned),
+            label_run: self.probe_label.clone(),
+        };
+        let window = self.sampler.map(|s| s.begin());
+        let started_at = SystemTime::now();
+        let started = Instant::now();
+        let cancel = self.cancel.clone();
+        let result = docker::probe::lifecycle(&spec, &move || cancel.is_cancelled());
+        let elapsed = started.elapsed();
+        let resources = match (self.sampler, window) {
+            (Some(s), Some(w)) => s.end(w),
+            _ => Default::default(),
+        };
+        let (status, exit_code, wall, phases, error) = match result {
+            Ok(r) => {
+                let code = i32::try_from(r.exit_code).unwrap_or(i32::MAX);
+                let status = if step.expect_exit.contains(&code) {
+                    Status::Ok
+                } else {
+                    Status::Failed
+                };
+                let mut offset = Duration::ZERO;
+                let phases = r
+                    .phases
+                    .iter()
+                    .map(|(name, d)| {
+                        let p = Phase {
+                            name: (*name).to_owned(),
+                            start_ms: offset.as_secs_f64() * 1e3,
+                            duration_ms: d.as_secs_f64() * 1e3,
+                        };
+                        offset += *d;
+                        p
+                    })
+                    .collect();
+                let error =
+                    (status != Status::Ok).then(|| format!("the container exited with {code}"));
+                (status, code, r.total(), phases, error)
+            }
+            Err(e) => {
+                let status = match e {
+                    DockerError::ProbeTimeout { .. } => Status::TimedOut,
+                    DockerError::Cancelled => Status::Interrupted,
+                    _ => Status::Failed,
+                };
+                let code = if status == Status::Interrupted {
+                    130
+                } else {
+                    1
+                };
+                (status, code, elapsed, Vec::new(), Some(e.to_string()))
+            }
+        };
+        let record = StepRecord {
+            id: step.id.clone(),
+            name: step.name.clone(),
+            parent: None,
+            status,
+            exit_code,
+            signal: None,
+            started_at: iso(started_at),
+            finished_at: iso(started_at + elapsed),
+            wall_ms: wall.as_secs_f64() * 1e3,
+            cpu_user_ms: None,
+            cpu_sys_ms: None,
+            peak_rss_bytes: None,
+            cgroup: None,
+            measurement: "docker-api".into(),
+            resources: record::resources(&resources),
+            containers: None,
+            metrics: Vec::new(),
+            phases,
+            leftover_processes: None,
+            log: None,
+        };
+        StepRun {
+            record,
+            tail: error.iter().cloned().collect(),
+            leftovers: None,
+            errors: error.into_iter().collect(),
+        }
+    }
+
+    fn shell_step(
+        &mut self,
+        step: &Step,
+        run: &str,
+        run_env: &RunEnv,
+        dir_name: &str,
+        deadline: Option<Instant>,
+    ) -> Result<StepRun> {
         let log_rel = format!("logs/{dir_name}/{}.log", step.id);
         let log = fs::File::create(self.opts.output.join(&log_rel)).ok();
         let mut sink = StepSink::new(log);
-        let mut spec = self.spec(&step.run, &step.env, min_timeout(step.timeout, deadline));
+        let mut spec = self.spec(run, &step.env, min_timeout(step.timeout, deadline));
         let fifo = self
             .fifo_dir
             .join(format!("control-{dir_name}-{}", step.id));

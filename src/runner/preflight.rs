@@ -3,28 +3,43 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::docker::{self, DaemonInfo};
 use crate::measure::Termination;
 use crate::measure::cancel::Cancel;
 use crate::measure::exec::{self, Discard, ExecSpec};
 use crate::suite::{Check, Suite};
 
-/// Run every check; return one sentence per failure (what failed and what to do).
-pub fn run(suite: &Suite, cancel: &Cancel) -> Vec<String> {
-    let mut failures = Vec::new();
+/// What the pre-flight found.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// One sentence per failure: what failed and what to do.
+    pub failures: Vec<String>,
+    /// The Docker daemon, when a `docker_daemon` check reached it.
+    pub docker: Option<DaemonInfo>,
+}
+
+/// Run every check.
+pub fn run(suite: &Suite, cancel: &Cancel) -> Report {
+    let mut report = Report::default();
     for p in &suite.preflight {
         for check in &p.checks {
-            if let Err(e) = check_one(check, suite, cancel) {
-                failures.push(match &p.name {
+            if let Err(e) = check_one(check, suite, cancel, &mut report) {
+                report.failures.push(match &p.name {
                     Some(n) => format!("{n}: {e}"),
                     None => e,
                 });
             }
         }
     }
-    failures
+    report
 }
 
-fn check_one(check: &Check, suite: &Suite, cancel: &Cancel) -> Result<(), String> {
+fn check_one(
+    check: &Check,
+    suite: &Suite,
+    cancel: &Cancel,
+    report: &mut Report,
+) -> Result<(), String> {
     match check {
         Check::Command(c) => find_on_path(c).map(drop).ok_or_else(|| {
             format!("`{c}` is not on PATH: install it or add its directory to PATH")
@@ -80,7 +95,10 @@ fn check_one(check: &Check, suite: &Suite, cancel: &Cancel) -> Result<(), String
                 )),
             }
         }
-        Check::DockerDaemon => docker_ping(),
+        Check::DockerDaemon => {
+            report.docker = Some(docker::ping().map_err(|e| e.to_string())?);
+            Ok(())
+        }
     }
 }
 
@@ -123,43 +141,6 @@ fn available_memory() -> Option<u64> {
     let mut sys = sysinfo::System::new();
     sys.refresh_memory();
     Some(sys.available_memory())
-}
-
-/// Reach the Docker daemon's `/_ping` on its Unix socket (`DOCKER_HOST` honoured).
-fn docker_ping() -> Result<(), String> {
-    use std::io::{Read, Write};
-    use std::os::unix::net::UnixStream;
-    let host =
-        std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
-    let Some(path) = host.strip_prefix("unix://") else {
-        return Err(format!(
-            "DOCKER_HOST={host}: only unix:// sockets are checked; use a unix socket or drop the docker_daemon pre-flight"
-        ));
-    };
-    let mut s = UnixStream::connect(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => format!(
-            "no Docker socket at {path}: start the daemon (e.g. `sudo systemctl start docker`) or set DOCKER_HOST"
-        ),
-        std::io::ErrorKind::PermissionDenied => format!(
-            "permission denied on {path}: add your user to the `docker` group or run with access to the socket"
-        ),
-        std::io::ErrorKind::ConnectionRefused => format!(
-            "the Docker socket {path} refused the connection: the daemon is not running; start it"
-        ),
-        _ => format!("cannot reach the Docker daemon at {path}: {e}"),
-    })?;
-    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    s.write_all(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
-        .map_err(|e| format!("Docker daemon at {path}: {e}"))?;
-    let mut resp = String::new();
-    let _ = s.read_to_string(&mut resp);
-    if resp.starts_with("HTTP/1.") && resp.contains(" 200 ") {
-        Ok(())
-    } else {
-        Err(format!(
-            "the Docker daemon at {path} did not answer /_ping with 200"
-        ))
-    }
 }
 
 /// Human-readable binary size.

@@ -156,6 +156,20 @@ pub(crate) fn status(outcome: &ExecOutcome, expect_exit: &[i32]) -> Status {
     }
 }
 
+/// The receipt form of the sampler's window.
+pub(crate) fn resources(r: &ResourceSummary) -> Resources {
+    Resources {
+        cpu_avg_pct: r.cpu_avg_pct,
+        cpu_peak_pct: r.cpu_peak_pct,
+        mem_start_bytes: r.mem_start_bytes,
+        mem_end_bytes: r.mem_end_bytes,
+        mem_peak_bytes: r.mem_peak_bytes,
+        disk_read_bytes: r.disk_read_bytes,
+        disk_write_bytes: r.disk_write_bytes,
+        samples: r.samples,
+    }
+}
+
 /// The receipt form of a measured step.
 pub(crate) fn step_record(
     id: &str,
@@ -195,16 +209,8 @@ pub(crate) fn step_record(
             io_write_bytes: c.io_write_bytes,
         }),
         measurement: outcome.method.name.clone(),
-        resources: Resources {
-            cpu_avg_pct: resources.cpu_avg_pct,
-            cpu_peak_pct: resources.cpu_peak_pct,
-            mem_start_bytes: resources.mem_start_bytes,
-            mem_end_bytes: resources.mem_end_bytes,
-            mem_peak_bytes: resources.mem_peak_bytes,
-            disk_read_bytes: resources.disk_read_bytes,
-            disk_write_bytes: resources.disk_write_bytes,
-            samples: resources.samples,
-        },
+        resources: self::resources(resources),
+        containers: None,
         metrics: sink.metrics.clone(),
         phases: phases(&sink.marks, outcome.started, outcome.started + outcome.wall),
         leftover_processes: outcome

@@ -98,12 +98,25 @@ pub struct Hook {
     pub env: BTreeMap<String, String>,
 }
 
+/// What a step does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepKind {
+    /// A command run through the suite's shell.
+    Shell { run: String },
+    /// A container lifecycle probe: create, start, running, exit, remove of `image`.
+    Container {
+        image: String,
+        cmd: Vec<String>,
+        network: Option<String>,
+    },
+}
+
 /// A measured `[[step]]`.
 #[derive(Debug, Clone)]
 pub struct Step {
     pub id: String,
     pub name: String,
-    pub run: String,
+    pub kind: StepKind,
     pub timeout: Option<Duration>,
     pub env: BTreeMap<String, String>,
     pub expect_exit: Vec<i32>,
@@ -266,10 +279,53 @@ pub fn parse(text: &str, path: Option<&Path>, dir: &Path) -> Result<Suite, Suite
             }
             modes.push(m.get_ref().clone());
         }
+        let kind = match (st.run, st.probe) {
+            (Some(run), None) => {
+                if let Some(image) = &st.image {
+                    return Err(at(
+                        image.span(),
+                        format!("step `{id}` has `image` but no `probe = \"container\"`"),
+                        Some("add `probe = \"container\"` to probe a container's lifecycle, or drop `image`".to_owned()),
+                    ));
+                }
+                StepKind::Shell { run }
+            }
+            (None, Some(probe)) => {
+                let raw::ProbeKind::Container = probe.get_ref();
+                match st.image {
+                    Some(image) if !image.get_ref().trim().is_empty() => StepKind::Container {
+                        image: image.into_inner(),
+                        cmd: st.cmd.unwrap_or_default(),
+                        network: st.network,
+                    },
+                    _ => {
+                        return Err(at(
+                            probe.span(),
+                            format!("container probe `{id}` needs `image`"),
+                            Some("name a local image: `image = \"busybox:local\"` (no registry pull is attempted)".to_owned()),
+                        ));
+                    }
+                }
+            }
+            (Some(_), Some(probe)) => {
+                return Err(at(
+                    probe.span(),
+                    format!("step `{id}` has both `run` and `probe`"),
+                    Some("a step either runs a command (`run`) or probes a container (`probe = \"container\"`, `image`, `cmd`)".to_owned()),
+                ));
+            }
+            (None, None) => {
+                return Err(at(
+                    span.clone(),
+                    format!("step `{id}` has no `run`"),
+                    Some("add `run = \"…\"` (a shell command), or `probe = \"container\"` with `image`".to_owned()),
+                ));
+            }
+        };
         steps.push(Step {
             name: st.name.unwrap_or_else(|| id.clone()),
             id,
-            run: st.run,
+            kind,
             timeout: st.timeout.map(|d| d.0),
             env: st.env,
             expect_exit: match st.expect_exit {

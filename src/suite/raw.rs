@@ -97,13 +97,24 @@ pub(crate) struct RawHook {
 pub(crate) struct RawStep {
     pub id: Spanned<String>,
     pub name: Option<String>,
-    pub run: String,
+    pub run: Option<String>,
+    /// `probe = "container"`: a container lifecycle probe instead of a command.
+    pub probe: Option<Spanned<ProbeKind>>,
+    pub image: Option<Spanned<String>>,
+    pub cmd: Option<Vec<String>>,
+    pub network: Option<String>,
     pub timeout: Option<HumanDuration>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     pub expect_exit: Option<ExpectExit>,
     pub modes: Option<Vec<Spanned<String>>>,
     pub allow_failure: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ProbeKind {
+    Container,
 }
 
 #[derive(Debug, Deserialize)]

@@ -176,7 +176,7 @@ fn wrong_types_and_ranges() {
     );
     assert!(err("[suite]\nruns = \"three\"\n").contains("suite.toml:2:8"));
     assert!(err("[[step]]\nid = \"a b\"\nrun = \"x\"\n").contains("step id `a b` is not valid"));
-    assert!(err("[[step]]\nid = \"a\"\n").contains("missing key `run`"));
+    assert!(err("[[step]]\nid = \"a\"\n").contains("step `a` has no `run`"));
     assert!(err("[suite]\nname = \"x\"\n").contains("has no [[step]]"));
     assert!(
         err("[[preflight]]\nname = \"x\"\n[[step]]\nid=\"a\"\nrun=\"x\"\n")

@@ -4,6 +4,7 @@
 mod helper;
 
 mod baseline;
+mod docker;
 mod entrypoint;
 mod info;
 mod invalid;

@@ -1,5 +1,6 @@
-//! The Docker pieces against a real daemon: pre-flight, container monitoring and the
-//! lifecycle probe. Tests that need a daemon are ignored by default ("needs a Docker
+//! The Docker pieces against a real daemon: pre-flight, container monitoring, the
+//! lifecycle probe and the offline image — through the library and through the real
+//! binary. Tests that need a daemon are ignored by default ("needs a Docker
 //! daemon"); `.ci/docker-up` starts one and CI runs them with `--include-ignored`.
 //!
 //! They build their own tiny image from local files (a static busybox on `FROM scratch`),
@@ -14,6 +15,22 @@ use benchmark::docker::probe::{self, PHASES, ProbeSpec};
 use benchmark::docker::{self, DockerError, Monitor};
 
 const IMAGE: &str = "benchmark-test-busybox:latest";
+
+/// Tests that create labelled containers hold this, so that "none left" is exact.
+fn containers_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Every container with the probe label, whatever its run.
+fn probe_containers() -> Vec<String> {
+    let out = docker_cli(&["ps", "-aq", "--filter", "label=benchmark.probe=1"]);
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
 
 fn docker_cli(args: &[&str]) -> Output {
     let out = Command::new("docker")
@@ -119,6 +136,7 @@ fn preflight_passes_and_records_the_daemon() {
 #[test]
 #[ignore = "needs a Docker daemon"]
 fn monitor_sees_three_containers_and_their_cpu_and_memory() {
+    let _lock = containers_lock();
     let image = image();
     let label = run_label("monitor");
     let monitor = Monitor::start(Duration::from_millis(50)).unwrap();
@@ -167,6 +185,7 @@ fn monitor_sees_three_containers_and_their_cpu_and_memory() {
 #[test]
 #[ignore = "needs a Docker daemon"]
 fn probe_reports_every_phase_of_every_run_and_leaves_nothing() {
+    let _lock = containers_lock();
     let label = run_label("phases");
     for _ in 0..5 {
         let r =
@@ -192,6 +211,7 @@ fn probe_reports_every_phase_of_every_run_and_leaves_nothing() {
 #[test]
 #[ignore = "needs a Docker daemon"]
 fn probe_passes_the_exit_code_through() {
+    let _lock = containers_lock();
     let label = run_label("exit");
     let r = probe::lifecycle(
         &spec(&label, &["sh", "-c", "exit 3"], Duration::from_secs(60)),
@@ -205,6 +225,7 @@ fn probe_passes_the_exit_code_through() {
 #[test]
 #[ignore = "needs a Docker daemon"]
 fn probe_timeout_kills_and_removes_the_container() {
+    let _lock = containers_lock();
     let label = run_label("timeout");
     let t = Instant::now();
     let e = probe::lifecycle(
@@ -221,6 +242,7 @@ fn probe_timeout_kills_and_removes_the_container() {
 #[test]
 #[ignore = "needs a Docker daemon"]
 fn probe_cancellation_removes_the_container() {
+    let _lock = containers_lock();
     let label = run_label("cancel");
     let t = Instant::now();
     let cancel = move || t.elapsed() > Duration::from_millis(1500);
@@ -250,6 +272,7 @@ fn probe_of_a_missing_image_says_nothing_is_pulled() {
 #[test]
 #[ignore = "needs a Docker daemon"]
 fn leftovers_are_swept_by_label() {
+    let _lock = containers_lock();
     let label = run_label("sweep");
     for _ in 0..2 {
         docker_cli(&[
@@ -273,23 +296,32 @@ fn leftovers_are_swept_by_label() {
 /// Built by `containers/build-offline.sh` (a static release build: minutes, once).
 const OFFLINE: &str = "benchmark-test-offline:latest";
 
+/// Build the offline image with `containers/build-offline.sh`, once per test process.
+fn offline_image() -> &'static str {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let built = Command::new(format!("{root}/containers/build-offline.sh"))
+            .args(["--tag", OFFLINE])
+            // Its own target directory: this test's cargo holds the lock on the default one.
+            .env("CARGO_TARGET_DIR", format!("{root}/target/offline-image"))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&built.stdout);
+        assert!(
+            built.status.success(),
+            "build-offline.sh: {stdout}{}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+        assert!(stdout.starts_with(&format!("{OFFLINE}: ")), "{stdout}");
+    });
+    OFFLINE
+}
+
 #[test]
 #[ignore = "needs a Docker daemon"]
 fn offline_image_builds_small_and_runs_without_network() {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let built = Command::new(format!("{root}/containers/build-offline.sh"))
-        .args(["--tag", OFFLINE])
-        // Its own target directory: this test's cargo holds the lock on the default one.
-        .env("CARGO_TARGET_DIR", format!("{root}/target/offline-image"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&built.stdout);
-    assert!(
-        built.status.success(),
-        "build-offline.sh: {stdout}{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
-    assert!(stdout.starts_with(&format!("{OFFLINE}: ")), "{stdout}");
+    offline_image();
 
     let size: u64 = String::from_utf8_lossy(
         &docker_cli(&["image", "inspect", "-f", "{{.Size}}", OFFLINE]).stdout,
@@ -371,6 +403,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 #[test]
 #[ignore = "needs a Docker daemon"]
 fn bench_probe_against_docker_run_and_monitor_cost() {
+    let _lock = containers_lock();
     const RUNS: usize = 10;
     let image = image();
     let label = run_label("bench");
@@ -436,4 +469,300 @@ fn bench_probe_against_docker_run_and_monitor_cost() {
         cost.pct_of_core()
     );
     assert!(seen.containers_peak >= 3, "{seen:?}");
+}
+
+// ---- Through the real binary ---------------------------------------------------------
+
+use crate::helper::{bench, run_receipt_in, summary_in};
+use benchmark::receipt::Status;
+
+#[test]
+fn docker_preflight_with_a_bogus_docker_host_exits_4_saying_what_to_do() {
+    let bogus = |suite: &str| {
+        let b = bench().suite(suite);
+        let done = b
+            .command()
+            .arg("run")
+            .env("DOCKER_HOST", "unix:///nonexistent.sock")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&done.stderr).into_owned();
+        (b, done.status.code(), stderr)
+    };
+    let (_, code, stderr) =
+        bogus("[[preflight]]\ndocker_daemon = true\n[[step]]\nid = \"a\"\nrun = \"true\"\n");
+    assert_eq!(code, Some(4), "{stderr}");
+    assert!(stderr.contains("pre-flight failed"), "{stderr}");
+    assert!(
+        stderr.contains("no Docker socket at /nonexistent.sock: start the daemon"),
+        "{stderr}"
+    );
+    // `[monitor] docker = "on"` needs the daemon just as much.
+    let (_, code, stderr) =
+        bogus("[monitor]\ndocker = \"on\"\n[[step]]\nid = \"a\"\nrun = \"true\"\n");
+    assert_eq!(code, Some(4), "{stderr}");
+    assert!(
+        stderr.contains("[monitor] docker = \"on\": no Docker socket"),
+        "{stderr}"
+    );
+    // In `auto` (the default), a missing daemon is one warning, not an error.
+    let (b, code, stderr) =
+        bogus("[suite]\nruns = 2\nwarmup = 0\n[[step]]\nid = \"a\"\nrun = \"true\"\n");
+    assert_eq!(code, Some(0), "{stderr}");
+    let s = summary_in(&b.path("bench-out"));
+    let w = s
+        .warnings
+        .iter()
+        .filter(|w| w.contains("container monitoring is off"))
+        .count();
+    assert_eq!(w, 1, "{:?}", s.warnings);
+    assert!(s.environment.docker.is_none() && s.environment.docker_monitor.is_none());
+}
+
+#[test]
+#[ignore = "needs a Docker daemon"]
+fn docker_preflight_passes_and_the_daemon_is_in_the_fingerprint() {
+    let b = bench().suite(
+        "[suite]\nruns = 1\nwarmup = 0\n[monitor]\ndocker = \"off\"\n\
+         [[preflight]]\ndocker_daemon = true\n[[step]]\nid = \"a\"\nrun = \"true\"\n",
+    );
+    b.run().code(0);
+    let s = summary_in(&b.path("bench-out"));
+    let d = s.environment.docker.expect("daemon recorded");
+    assert!(
+        !d.version.is_empty() && d.api_version.starts_with("1."),
+        "{d:?}"
+    );
+}
+
+#[test]
+#[ignore = "needs a Docker daemon"]
+fn a_step_that_starts_three_containers_shows_a_peak_of_at_least_three() {
+    let _lock = containers_lock();
+    let image = image();
+    let label = run_label("cli-three");
+    let b = bench().suite(&format!(
+        r#"
+[suite]
+runs = 2
+warmup = 0
+[monitor]
+interval = "50ms"
+docker = "on"
+[[step]]
+id = "three"
+run = """
+for i in 1 2 3; do
+  docker run -d --network none --label benchmark.probe=1 --label benchmark.run={label} {image} sleep 30 >/dev/null
+done
+sleep 0.3
+"""
+[[teardown]]
+run = "docker rm -f $(docker ps -aq --filter label=benchmark.run={label}) >/dev/null"
+"#
+    ));
+    b.run().code(0);
+    let out = b.path("bench-out");
+    for n in 1..=2 {
+        let run = run_receipt_in(&out, n);
+        let c = run.steps[0].containers.expect("containers monitored");
+        assert!(c.containers_peak >= 3, "run {n}: {c:?}");
+        assert!(c.containers_end >= 3, "run {n}: {c:?}");
+    }
+    let s = summary_in(&out);
+    assert!(s.steps[0].containers.as_ref().unwrap().containers_peak.min >= 3.0);
+    let m = s.environment.docker_monitor.expect("monitor cost reported");
+    assert_eq!(m.backend, "docker-api");
+    assert!(m.ticks > 0 && m.cpu_ms > 0.0, "{m:?}");
+    assert!(s.environment.docker.is_some());
+    assert_eq!(labelled(&label), Vec::<String>::new());
+}
+
+#[test]
+#[ignore = "needs a Docker daemon"]
+fn probe_steps_report_every_phase_of_every_run_and_leave_nothing_behind() {
+    let _lock = containers_lock();
+    let b = bench().suite(&format!(
+        r#"
+[suite]
+runs = 3
+warmup = 1
+[monitor]
+docker = "off"
+[[step]]
+id = "container-start"
+probe = "container"
+image = "{}"
+cmd = ["true"]
+"#,
+        image()
+    ));
+    b.run()
+        .code(0)
+        .stdout_has("container-start · phase start: median ");
+    let out = b.path("bench-out");
+    for n in 1..=3 {
+        let step = &run_receipt_in(&out, n).steps[0];
+        let names: Vec<_> = step.phases.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, PHASES, "run {n}");
+        assert!(
+            step.phases.iter().all(|p| p.duration_ms > 0.0),
+            "{:?}",
+            step.phases
+        );
+        let sum: f64 = step.phases.iter().map(|p| p.duration_ms).sum();
+        assert!((sum - step.wall_ms).abs() < 1e-6, "wall is create..remove");
+        assert_eq!(step.measurement, "docker-api");
+        assert!(step.cpu_user_ms.is_none() && step.peak_rss_bytes.is_none());
+    }
+    let s = summary_in(&out);
+    let phases: Vec<_> = s.steps[0].phases.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(phases, PHASES);
+    assert!(s.steps[0].phases.iter().all(|p| p.duration_ms.n == 3));
+    assert_eq!(probe_containers(), Vec::<String>::new());
+}
+
+#[test]
+#[ignore = "needs a Docker daemon"]
+fn a_probe_that_times_out_fails_the_run_and_leaves_nothing_behind() {
+    let _lock = containers_lock();
+    let b = bench().suite(&format!(
+        r#"
+[suite]
+runs = 1
+warmup = 0
+[monitor]
+docker = "off"
+[[step]]
+id = "hangs"
+probe = "container"
+image = "{}"
+cmd = ["sleep", "60"]
+timeout = "2s"
+"#,
+        image()
+    ));
+    let started = Instant::now();
+    b.run().code(3).stderr_has("TIMED OUT");
+    assert!(started.elapsed() < Duration::from_secs(40));
+    let run = run_receipt_in(&b.path("bench-out"), 1);
+    assert_eq!(run.steps[0].status, Status::TimedOut);
+    assert_eq!(probe_containers(), Vec::<String>::new());
+}
+
+/// `docker run` of the appliance with `out` as its output volume, as the host's root.
+fn docker_run_appliance(extra: &[&str], out: &Path) -> Output {
+    let out_mount = format!("{}:/workspace/output", out.display());
+    let mut args = vec![
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--user",
+        "0:0",
+        "-v",
+        &out_mount,
+    ];
+    args.extend_from_slice(extra);
+    Command::new("docker").args(&args).output().unwrap()
+}
+
+#[test]
+#[ignore = "needs a Docker daemon"]
+fn the_offline_appliance_writes_a_valid_perf_json_and_exits_with_the_verdict() {
+    let image = offline_image();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let done = docker_run_appliance(&[image, "--runs", "2", "--warmup", "0"], &out);
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("container appliance"), "{stderr}");
+    assert!(
+        stderr.contains("output: /workspace/output (mounted)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("in a docker container"), "{stderr}");
+    let s = summary_in(&out);
+    assert_eq!((s.suite.name.as_str(), s.runs), ("system-baseline", 2));
+    run_receipt_in(&out, 2);
+
+    // A suite whose step fails: non-zero, receipts still written.
+    let suites = dir.path().join("suites");
+    std::fs::create_dir(&suites).unwrap();
+    std::fs::write(
+        suites.join("bad.toml"),
+        "[suite]\nruns = 1\nwarmup = 0\n[[step]]\nid = \"breaks\"\nrun = \"exit 5\"\n",
+    )
+    .unwrap();
+    let mount = format!("{}:/suites:ro", suites.display());
+    let done = docker_run_appliance(
+        &[
+            "-v",
+            &mount,
+            "-e",
+            "BENCHMARK_SUITE=/suites/bad.toml",
+            image,
+        ],
+        &out,
+    );
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("verdict: a step failed (exit 3)"),
+        "{stderr}"
+    );
+    assert_eq!(summary_in(&out).steps[0].failures, 1);
+}
+
+#[test]
+#[ignore = "needs a Docker daemon"]
+fn docker_stop_keeps_the_receipts_of_completed_runs() {
+    let image = offline_image();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let suites = dir.path().join("suites");
+    std::fs::create_dir_all(&suites).unwrap();
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(
+        suites.join("slow.toml"),
+        "[suite]\nruns = 100\nwarmup = 0\n[[step]]\nid = \"nap\"\nrun = \"sleep 0.3\"\n",
+    )
+    .unwrap();
+    let name = format!("benchmark-test-stop-{}", std::process::id());
+    let out_mount = format!("{}:/workspace/output", out.display());
+    let suite_mount = format!("{}:/suites:ro", suites.display());
+    docker_cli(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--network",
+        "none",
+        "--user",
+        "0:0",
+        "-v",
+        &out_mount,
+        "-v",
+        &suite_mount,
+        "-e",
+        "BENCHMARK_SUITE=/suites/slow.toml",
+        image,
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !out.join("run_2.json").exists() {
+        assert!(Instant::now() < deadline, "no run completed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    docker_cli(&["stop", "-t", "20", &name]);
+    let inspect = docker_cli(&["inspect", "-f", "{{.State.ExitCode}}", &name]);
+    let code = String::from_utf8_lossy(&inspect.stdout).trim().to_owned();
+    docker_cli(&["rm", &name]);
+    assert_eq!(code, "130", "SIGTERM from docker stop: interrupted");
+    let s = summary_in(&out);
+    assert_eq!(s.status, Status::Interrupted);
+    assert!(s.runs >= 2 && s.runs < 100, "{}", s.runs);
+    for n in 1..=s.runs {
+        run_receipt_in(&out, n);
+    }
 }
