@@ -285,7 +285,15 @@ fn container(args: EntrypointArgs) -> Result<ExitKind, Error> {
     } else {
         out.display().to_string()
     };
-    let suite = args.suite.as_ref().map_or_else(
+    let suite_file = args
+        .suite
+        .clone()
+        .filter(|s| !s.as_os_str().is_empty())
+        .or_else(|| {
+            let baked = PathBuf::from(entrypoint::DEFAULT_SUITE);
+            baked.exists().then_some(baked)
+        });
+    let suite = suite_file.as_ref().map_or_else(
         || suite::BASELINE_NAME.to_owned(),
         |s| s.display().to_string(),
     );
@@ -306,7 +314,7 @@ fn container(args: EntrypointArgs) -> Result<ExitKind, Error> {
     }
     let kind = run(RunArgs {
         suite: SuiteArgs {
-            suite: Some(args.suite.unwrap_or_default()).filter(|s| !s.as_os_str().is_empty()),
+            suite: suite_file,
             mode: args.mode,
         },
         runs: args.runs,

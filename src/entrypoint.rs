@@ -6,6 +6,9 @@ use std::path::Path;
 use crate::measure::platform::Platform;
 use crate::runner::preflight::bytes;
 
+/// The image's baked-in suite (`containers/build-offline.sh --suite` puts it here).
+pub const DEFAULT_SUITE: &str = "/workspace/benchmark.toml";
+
 /// Where the image expects its output volume.
 pub const OUTPUT_DIR: &str = "/workspace/output";
 

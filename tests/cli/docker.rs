@@ -713,6 +713,23 @@ fn the_offline_appliance_writes_a_valid_perf_json_and_exits_with_the_verdict() {
         "{stderr}"
     );
     assert_eq!(summary_in(&out).steps[0].failures, 1);
+
+    // The image's own suite, at /workspace/benchmark.toml, is the default.
+    let baked = dir.path().join("baked.toml");
+    std::fs::write(
+        &baked,
+        "[suite]\nname = \"baked\"\nruns = 1\nwarmup = 0\n[[step]]\nid = \"a\"\nrun = \"true\"\n",
+    )
+    .unwrap();
+    let mount = format!("{}:/workspace/benchmark.toml:ro", baked.display());
+    let done = docker_run_appliance(&["-v", &mount, image], &out);
+    assert_eq!(
+        done.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert_eq!(summary_in(&out).suite.name, "baked");
 }
 
 #[test]
