@@ -70,6 +70,8 @@ dockerTools.buildLayeredImage {
     Env = lib.mapAttrsToList (k: v: "${k}=${v}") (
       {
         PATH = "/bin";
+        # provenance for the entrypoint's banner
+        BENCHMARK_IMAGE = "${name}:${tag} (nix)";
         SSL_CERT_FILE = "${cacert}/etc/ssl/certs/ca-bundle.crt";
         # writable whichever --user the container runs as
         HOME = "/tmp";

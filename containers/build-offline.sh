@@ -58,6 +58,7 @@ if [ -z "$binary" ]; then
   # --target keeps RUSTFLAGS off build scripts and proc-macros (they stay dynamic).
   (cd "$root" && RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
     CARGO_PROFILE_RELEASE_STRIP=symbols \
+    BENCHMARK_COMMIT="$(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" \
     cargo build --release --locked --target "$target" --bin benchmark) \
     || die "cargo build failed (a static glibc build needs libc6-dev; without network the dependencies must already be fetched: \`cargo fetch\` once)"
   binary="${CARGO_TARGET_DIR:-$root/target}/$target/release/benchmark"

@@ -1,6 +1,6 @@
 # The benchmark crate: one source, one commonArgs and one dependency build (crane
 # buildDepsOnly) shared by the package and every check that `nix flake check` runs.
-{ ... }:
+{ self, ... }:
 {
   perSystem =
     {
@@ -54,6 +54,11 @@
           inherit cargoArtifacts;
           # the tests run once, in the nextest check
           doCheck = false;
+          # the commit in `benchmark entrypoint`'s banner; only here, so that the
+          # dependency build (and the cache) does not change with every commit
+          env = commonArgs.env // {
+            BENCHMARK_COMMIT = self.shortRev or self.dirtyShortRev or "unknown";
+          };
           meta = {
             inherit (cargoToml.package) description;
             homepage = cargoToml.package.repository;

@@ -683,6 +683,14 @@ fn the_offline_appliance_writes_a_valid_perf_json_and_exits_with_the_verdict() {
         "{stderr}"
     );
     assert!(stderr.contains("in a docker container"), "{stderr}");
+    assert!(
+        stderr.contains("provenance: image benchmark offline "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(" (commit "),
+        "the build names its commit: {stderr}"
+    );
     let s = summary_in(&out);
     assert_eq!((s.suite.name.as_str(), s.runs), ("system-baseline", 2));
     run_receipt_in(&out, 2);
