@@ -59,9 +59,12 @@ pub struct CgroupUsage {
     pub io_write_bytes: Option<u64>,
 }
 
-/// System-wide resources seen by the sampler over one window (a step).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+/// System-wide resources seen by the sampler over one window (a step); also the
+/// `resources` object of the run receipt. `None` where the back end cannot tell.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ResourceSummary {
+    /// System-wide CPU busy, percent of all cores (100 = every core busy).
     pub cpu_avg_pct: Option<f64>,
     pub cpu_peak_pct: Option<f64>,
     pub mem_start_bytes: Option<u64>,

@@ -9,6 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::docker::{ContainerSummary, DaemonInfo};
+use crate::measure::ResourceSummary;
 use crate::stats::Stats;
 
 /// Bumped on any incompatible change to the receipts.
@@ -72,7 +73,7 @@ pub struct StepRecord {
     /// How this step was measured: `wait4`, `wait4+cgroup-v2`, `wait4+cgroup-v1`, …
     pub measurement: String,
     /// System-wide resources seen by the sampler while the step ran.
-    pub resources: Resources,
+    pub resources: ResourceSummary,
     /// Docker containers seen while the step ran (`[monitor] docker`), when monitored.
     pub containers: Option<ContainerSummary>,
     pub metrics: Vec<Metric>,
@@ -92,21 +93,6 @@ pub struct CgroupRecord {
     pub memory_peak_bytes: Option<u64>,
     pub io_read_bytes: Option<u64>,
     pub io_write_bytes: Option<u64>,
-}
-
-/// The sampler's view of one step. `None` where the back end cannot tell.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Resources {
-    /// System-wide CPU busy, percent of all cores (100 = every core busy).
-    pub cpu_avg_pct: Option<f64>,
-    pub cpu_peak_pct: Option<f64>,
-    pub mem_start_bytes: Option<u64>,
-    pub mem_end_bytes: Option<u64>,
-    pub mem_peak_bytes: Option<u64>,
-    pub disk_read_bytes: Option<u64>,
-    pub disk_write_bytes: Option<u64>,
-    pub samples: u64,
 }
 
 /// A custom metric from a `::bench:: metric` line.

@@ -161,7 +161,7 @@ fn summarize_step(records: &[(u32, &StepRecord)]) -> StepSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::receipt::{Metric, Phase, Resources, SCHEMA_VERSION};
+    use crate::receipt::{Metric, Phase, SCHEMA_VERSION};
 
     fn step(id: &str, wall: f64, status: Status) -> StepRecord {
         StepRecord {
@@ -179,7 +179,7 @@ mod tests {
             peak_rss_bytes: Some(1000),
             cgroup: None,
             measurement: "wait4".into(),
-            resources: Resources::default(),
+            resources: Default::default(),
             containers: None,
             metrics: vec![Metric {
                 name: "ops".into(),

@@ -657,7 +657,7 @@ impl Ctx<'_> {
             peak_rss_bytes: None,
             cgroup: None,
             measurement: "docker-api".into(),
-            resources: record::resources(&resources),
+            resources,
             containers: None,
             metrics: Vec::new(),
             phases,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::control::{self, Control, LineSplitter};
 use crate::measure::exec::{ExecOutcome, OutputSink, Stream};
 use crate::measure::{ResourceSummary, Termination};
-use crate::receipt::{CgroupRecord, Metric, Phase, Resources, Status, StepRecord};
+use crate::receipt::{CgroupRecord, Metric, Phase, Status, StepRecord};
 
 /// Collects a step's output: everything to its log, control lines parsed on arrival.
 #[derive(Debug, Default)]
@@ -156,20 +156,6 @@ pub(crate) fn status(outcome: &ExecOutcome, expect_exit: &[i32]) -> Status {
     }
 }
 
-/// The receipt form of the sampler's window.
-pub(crate) fn resources(r: &ResourceSummary) -> Resources {
-    Resources {
-        cpu_avg_pct: r.cpu_avg_pct,
-        cpu_peak_pct: r.cpu_peak_pct,
-        mem_start_bytes: r.mem_start_bytes,
-        mem_end_bytes: r.mem_end_bytes,
-        mem_peak_bytes: r.mem_peak_bytes,
-        disk_read_bytes: r.disk_read_bytes,
-        disk_write_bytes: r.disk_write_bytes,
-        samples: r.samples,
-    }
-}
-
 /// The receipt form of a measured step.
 pub(crate) fn step_record(
     id: &str,
@@ -209,7 +195,7 @@ pub(crate) fn step_record(
             io_write_bytes: c.io_write_bytes,
         }),
         measurement: outcome.method.name.clone(),
-        resources: self::resources(resources),
+        resources: *resources,
         containers: None,
         metrics: sink.metrics.clone(),
         phases: phases(&sink.marks, outcome.started, outcome.started + outcome.wall),
