@@ -331,3 +331,26 @@ impl crate::helper::Bench {
         }
     }
 }
+
+/// On a terminal the progress names the running step (a pty from util-linux's `script`).
+#[cfg(target_os = "linux")]
+#[test]
+fn on_a_terminal_progress_names_the_running_step() {
+    let b = bench().suite(
+        "[suite]\nruns = 1\nwarmup = 0\n[[step]]\nid = \"slow-step\"\nrun = \"sleep 0.6\"\n",
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &format!("{} run", crate::helper::BIN), "/dev/null"])
+        .current_dir(b.dir.path())
+        .output()
+        .expect("script(1) from util-linux");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    // The spinner line, drawn while the step runs, then the finished step and the table.
+    assert!(screen.contains("run 1/1 · slow-step"), "{screen}");
+    assert!(
+        screen.contains("slow-step") && screen.contains("ok"),
+        "{screen}"
+    );
+    assert!(screen.contains("receipts: "), "{screen}");
+}
