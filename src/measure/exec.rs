@@ -353,12 +353,11 @@ fn spawn_tracked(
         "cgroup isolation not requested for this step".to_owned()
     } else {
         match probe.create_step() {
-            Ok(mut cg) => {
+            Ok(cg) => {
                 let started_at = SystemTime::now();
                 let started = Instant::now();
                 match spawn(spec, Some(&cg), None) {
                     Ok(child) => {
-                        cg.joined();
                         let method = Method {
                             name: probe.method_name().to_owned(),
                             note: probe.note().map(str::to_owned),

@@ -40,9 +40,6 @@ impl StepCgroup {
     pub(crate) fn join_fds(&self) -> Vec<RawFd> {
         match *self {}
     }
-    pub(crate) fn joined(&mut self) {
-        match *self {}
-    }
     pub(crate) fn pids(&self) -> Vec<i32> {
         match *self {}
     }
@@ -55,7 +52,7 @@ impl StepCgroup {
     pub(crate) fn usage(&self) -> CgroupUsage {
         match *self {}
     }
-    pub(crate) fn remove(self) {
+    pub(crate) fn release(self) {
         match self {}
     }
 }
