@@ -278,7 +278,18 @@ impl Probe {
     /// How many idle step cgroups the pool holds (tests).
     #[cfg(test)]
     pub(crate) fn idle(&self) -> usize {
-        self.pool.len()
+        self.pool.with_idle(<[Slot]>::len)
+    }
+
+    /// The directories of the idle step cgroups (tests).
+    #[cfg(test)]
+    pub(crate) fn idle_dirs(&self) -> Vec<PathBuf> {
+        self.pool.with_idle(|idle| {
+            idle.iter()
+                .flat_map(Slot::dirs)
+                .map(Path::to_path_buf)
+                .collect()
+        })
     }
 
     /// Remove this probe's idle step cgroups (tests; [`cleanup`] for the global probe).

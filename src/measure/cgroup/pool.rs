@@ -66,10 +66,15 @@ impl<T: Discard> Pool<T> {
         idle.into_iter().for_each(T::discard);
     }
 
-    /// How many items are idle (tests).
+    /// Look at the idle items (tests).
     #[cfg(test)]
-    pub(super) fn len(&self) -> usize {
-        self.lock().len()
+    pub(super) fn with_idle<R>(&self, look: impl FnOnce(&[T]) -> R) -> R {
+        look(&self.lock())
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.with_idle(<[T]>::len)
     }
 }
 

@@ -260,6 +260,14 @@ impl Slot {
     }
 }
 
+impl Slot {
+    /// The directories (tests).
+    #[cfg(test)]
+    pub(super) fn dirs(&self) -> impl Iterator<Item = &Path> {
+        self.parts.iter().map(|p| p.dir.as_path())
+    }
+}
+
 impl SlotPart {
     fn open(dir: PathBuf, role: Role) -> io::Result<SlotPart> {
         let read = |file: &str| File::open(dir.join(file));

@@ -292,9 +292,11 @@ fn cancellation_kills_the_tree_and_later_steps_do_not_start() {
     let cancel = Cancel::new();
     let canceller = {
         let cancel = cancel.clone();
-        let pidfile = dir.path().join("daemon");
+        let dir = dir.path().to_path_buf();
         thread::spawn(move || {
-            pid_in(&pidfile);
+            // Both have written their pids: the tree is complete.
+            pid_in(&dir.join("daemon"));
+            pid_in(&dir.join("main"));
             cancel.cancel();
         })
     };
@@ -553,10 +555,9 @@ fn a_reused_cgroup_reports_each_step_on_its_own() {
 
     let heavy = go(&heavy_step());
     assert_eq!(probe.idle(), 1, "an empty cgroup goes back to the pool");
-    let dirs = probe.our_dirs();
+    let dirs = probe.idle_dirs();
     let light = go(&sh("true"));
-    assert_eq!(probe.our_dirs(), dirs, "the second step reused the cgroup");
-    assert_eq!(probe.idle(), 1);
+    assert_eq!(probe.idle_dirs(), dirs, "the second step reused the cgroup");
     eprintln!("heavy {heavy:?}\nlight {light:?}");
 
     assert!(cpu_of(&heavy) >= Duration::from_millis(150), "{heavy:?}");
