@@ -15,6 +15,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::ptr;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use super::{ExecSpec, Started};
@@ -110,9 +111,10 @@ pub(super) fn spawn_joined(spec: &ExecSpec, join: &[RawFd]) -> io::Result<Starte
         stage: AtomicI32::new(0),
         errno: AtomicI32::new(0),
     };
-    let stack = Stack::new()?;
-    let pid = clone_vfork(&stack, &args)?;
-    drop(stack);
+    let stack = Stack::take()?;
+    let pid = clone_vfork(&stack, &args);
+    stack.give_back();
+    let pid = pid?;
     let stage = args.stage.load(Ordering::SeqCst);
     if stage != 0 {
         // The child exited before exec: reap it, report why.
@@ -225,12 +227,36 @@ fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
 }
 
 /// An mmap'd stack with a guard page below it.
+#[derive(Debug)]
 struct Stack {
     base: *mut c_void,
     len: usize,
 }
 
+// SAFETY: the mapping is owned by whoever holds the Stack; no thread-bound state.
+unsafe impl Send for Stack {}
+
+/// Stacks kept for the next spawns (mapping, faulting in and unmapping one each time
+/// costs more than the child's whole setup).
+static SPARE_STACKS: Mutex<Vec<Stack>> = Mutex::new(Vec::new());
+/// Spare stacks kept at most (one per concurrent spawn is all that pays).
+const SPARE_STACKS_MAX: usize = 2;
+
 impl Stack {
+    /// A spare stack, else a new one.
+    fn take() -> io::Result<Stack> {
+        let spare = SPARE_STACKS.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        spare.map_or_else(Stack::new, Ok)
+    }
+
+    /// Keep it for the next spawn (the child no longer uses it), or unmap it.
+    fn give_back(self) {
+        let mut spare = SPARE_STACKS.lock().unwrap_or_else(|e| e.into_inner());
+        if spare.len() < SPARE_STACKS_MAX {
+            spare.push(self);
+        }
+    }
+
     fn new() -> io::Result<Stack> {
         // SAFETY: sysconf has no memory-safety preconditions.
         let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
