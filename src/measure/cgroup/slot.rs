@@ -55,11 +55,16 @@ impl Counters {
 
 /// Whether a released cgroup may serve another step. Pure.
 ///
-/// `live`: processes still inside (any hierarchy); `memory`: what it still holds, `None`
-/// when that could not be read, `Some(None)` without a memory controller;
-/// `peak_resettable`: whether its memory peak can be reset for the next step.
-pub(super) fn reusable(live: usize, memory: Option<Option<u64>>, peak_resettable: bool) -> bool {
-    live == 0
+/// `live`: processes still inside (any hierarchy), `None` when that could not be read;
+/// `memory`: what it still holds, `None` when that could not be read, `Some(None)`
+/// without a memory controller; `peak_resettable`: whether its memory peak can be reset
+/// for the next step.
+pub(super) fn reusable(
+    live: Option<usize>,
+    memory: Option<Option<u64>>,
+    peak_resettable: bool,
+) -> bool {
+    live == Some(0)
         && peak_resettable
         && memory.is_some_and(|m| m.is_none_or(|bytes| bytes <= REUSE_MEMORY_LIMIT))
 }
@@ -147,18 +152,22 @@ impl Slot {
         self.parts.iter().map(|p| p.join.as_raw_fd()).collect()
     }
 
-    /// Live processes in the cgroup (the kernel does not list zombies).
+    /// Live processes in the cgroup (the kernel does not list zombies); none when the
+    /// list cannot be read.
     pub(super) fn pids(&self) -> Vec<i32> {
         self.parts
             .get(self.tracker)
-            .map(|p| pids_of(&p.procs))
+            .and_then(|p| pids_of(&p.procs))
             .unwrap_or_default()
     }
 
     /// Live processes in any of the hierarchies (a process may have moved itself out of
-    /// the tracking one).
-    fn live_anywhere(&self) -> usize {
-        self.parts.iter().map(|p| pids_of(&p.procs).len()).sum()
+    /// the tracking one); `None` when a list cannot be read.
+    fn live_anywhere(&self) -> Option<usize> {
+        self.parts
+            .iter()
+            .map(|p| pids_of(&p.procs).map(|pids| pids.len()))
+            .sum()
     }
 
     /// Reset the memory peak to what the cgroup holds now. Err: it cannot be reset.
@@ -353,15 +362,13 @@ fn read_text<'b>(file: &File, buf: &'b mut Vec<u8>) -> Option<&'b str> {
     std::str::from_utf8(buf).ok()
 }
 
-fn pids_of(procs: &File) -> Vec<i32> {
+fn pids_of(procs: &File) -> Option<Vec<i32>> {
     let mut buf = Vec::new();
-    read_text(procs, &mut buf)
-        .map(|t| {
-            t.split_whitespace()
-                .filter_map(|p| p.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
+    read_text(procs, &mut buf).map(|t| {
+        t.split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect()
+    })
 }
 
 fn read_cpu(cpu: &Cpu, buf: &mut Vec<u8>) -> (Option<Duration>, Option<Duration>) {
@@ -502,16 +509,17 @@ mod tests {
 
     #[test]
     fn only_empty_small_resettable_cgroups_are_reused() {
-        assert!(reusable(0, Some(None), true));
-        assert!(reusable(0, Some(Some(0)), true));
-        assert!(reusable(0, Some(Some(REUSE_MEMORY_LIMIT)), true));
-        // A process is still inside.
-        assert!(!reusable(1, Some(Some(0)), true));
+        assert!(reusable(Some(0), Some(None), true));
+        assert!(reusable(Some(0), Some(Some(0)), true));
+        assert!(reusable(Some(0), Some(Some(REUSE_MEMORY_LIMIT)), true));
+        // A process is still inside, or who is inside cannot be told.
+        assert!(!reusable(Some(1), Some(Some(0)), true));
+        assert!(!reusable(None, Some(Some(0)), true));
         // It holds the page cache a step wrote.
-        assert!(!reusable(0, Some(Some(REUSE_MEMORY_LIMIT + 1)), true));
+        assert!(!reusable(Some(0), Some(Some(REUSE_MEMORY_LIMIT + 1)), true));
         // Its memory could not be read.
-        assert!(!reusable(0, None, true));
+        assert!(!reusable(Some(0), None, true));
         // The kernel cannot reset its peak.
-        assert!(!reusable(0, Some(None), false));
+        assert!(!reusable(Some(0), Some(None), false));
     }
 }
