@@ -25,7 +25,7 @@ pub(crate) use linux::Mode;
 #[cfg(target_os = "linux")]
 pub(crate) use linux::{Probe, StepCgroup, join, probe};
 #[cfg(not(target_os = "linux"))]
-pub(crate) use other::{Probe, StepCgroup, join, probe};
+pub(crate) use other::{Probe, StepCgroup, probe};
 
 /// Remove the step cgroups kept for reuse. The runner calls this when a run is over; it
 /// also happens when the process exits normally. Later steps simply create new ones.

@@ -6,6 +6,7 @@ use std::sync::RwLockReadGuard;
 use std::thread;
 
 use super::*;
+#[cfg(target_os = "linux")]
 use crate::measure::CgroupUsage;
 use crate::measure::cgroup::TEST_LOCK;
 
@@ -516,6 +517,7 @@ fn heavy_child() {
     }
 }
 
+#[cfg(target_os = "linux")]
 fn heavy_step() -> ExecSpec {
     let mut spec = ExecSpec::new(
         std::env::current_exe().unwrap(),
@@ -529,6 +531,7 @@ fn heavy_step() -> ExecSpec {
     spec
 }
 
+#[cfg(target_os = "linux")]
 fn cpu_of(cg: &CgroupUsage) -> Duration {
     cg.cpu_user.unwrap_or_default() + cg.cpu_sys.unwrap_or_default()
 }
@@ -669,6 +672,7 @@ fn overhead_against_a_raw_spawn_loop() {
             }),
         ),
         ("execute: cgroup (auto), capture", step(true, true, None)),
+        #[cfg(target_os = "linux")]
         (
             "execute: cgroup (auto), no reuse",
             step(
