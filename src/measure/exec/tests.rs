@@ -605,8 +605,9 @@ fn cgroups_holding_memory_or_processes_are_not_pooled() {
 }
 
 /// Per-execute overhead against a plain spawn loop; prints figures, asserts only success.
-/// The variants run interleaved, round after round, so that load from other processes
-/// hits them alike; the harness's own CPU (RUSAGE_SELF) is less noisy than wall time.
+/// The variants run interleaved, round after round and in a shuffled order, so that load
+/// from other processes hits them alike; the harness's own CPU (RUSAGE_SELF) is less noisy
+/// than wall time.
 #[test]
 #[ignore = "timing figures: cargo test --release --lib overhead -- --ignored --nocapture --test-threads=1"]
 fn overhead_against_a_raw_spawn_loop() {
@@ -693,8 +694,19 @@ fn overhead_against_a_raw_spawn_loop() {
     let mut wall = vec![Vec::with_capacity(ROUNDS); variants.len()];
     let mut measured = vec![Vec::with_capacity(ROUNDS); variants.len()];
     let mut cpu = vec![Duration::ZERO; variants.len()];
+    let mut order: Vec<usize> = (0..variants.len()).collect();
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
     for _ in 0..ROUNDS {
-        for (i, (_, run)) in variants.iter().enumerate() {
+        // A new order each round (Fisher-Yates on xorshift): what a variant leaves the
+        // kernel to finish (RCU callbacks, freed cgroups) lands on different successors.
+        for k in (1..order.len()).rev() {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            order.swap(k, usize::try_from(seed % (k as u64 + 1)).unwrap());
+        }
+        for &i in &order {
+            let run = &variants[i].1;
             let (c, t) = (self_cpu(), Instant::now());
             measured[i].extend(run());
             wall[i].push(t.elapsed());
