@@ -1,6 +1,6 @@
 //! Linux per-step cgroups: probe the hierarchies once per process, then hand out one
 //! cgroup per step (reused from a small pool when the last step left it empty), join it
-//! from the child between fork and exec, read, kill, and give it back.
+//! from the child between clone and exec, read, kill, and give it back.
 
 use std::fs::{self, OpenOptions};
 use std::io;
@@ -316,7 +316,7 @@ impl Probe {
 
 /// Move the calling process into the cgroups whose `cgroup.procs` files are `fds`.
 ///
-/// Runs in the child between fork and exec: async-signal-safe (write(2) only, no
+/// Runs in the child between clone and exec: async-signal-safe (write(2) only, no
 /// allocation). Writing "0" moves the writer, in v1 and v2 alike.
 pub(crate) fn join(fds: &[RawFd]) -> io::Result<()> {
     for &fd in fds {
