@@ -120,7 +120,9 @@ pub(super) fn spawn_joined(spec: &ExecSpec, join: &[RawFd]) -> io::Result<Starte
         // The child exited before exec: reap it, report why.
         let mut status = 0;
         // SAFETY: waits for our own child, with a valid status pointer.
-        unsafe { libc::waitpid(pid, &mut status, 0) };
+        while unsafe { libc::waitpid(pid, &mut status, 0) } < 0
+            && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted
+        {}
         let errno = io::Error::from_raw_os_error(args.errno.load(Ordering::SeqCst));
         return Err(match stage {
             s if s == Stage::Join as i32 => {
