@@ -3,6 +3,9 @@
 //!
 //! `BENCHMARK_CGROUP=off|auto|v1|v2` restricts the choice (`auto` by default). Any cgroup
 //! failure degrades the step to plain `wait4` accounting; it never fails the step.
+//!
+//! A step's cgroup is reused by later steps when it ends empty (see `pool`), its
+//! counters read as differences; [`cleanup`] removes the idle ones.
 
 #[cfg(target_os = "linux")]
 mod linux;
@@ -10,6 +13,10 @@ mod linux;
 mod other;
 #[cfg(target_os = "linux")]
 mod parse;
+#[cfg(target_os = "linux")]
+mod pool;
+#[cfg(target_os = "linux")]
+mod slot;
 
 use std::time::{Duration, Instant};
 
@@ -18,7 +25,14 @@ pub(crate) use linux::Mode;
 #[cfg(target_os = "linux")]
 pub(crate) use linux::{Probe, StepCgroup, join, probe};
 #[cfg(not(target_os = "linux"))]
-pub(crate) use other::{Probe, StepCgroup, join, probe};
+pub(crate) use other::{Probe, StepCgroup, probe};
+
+/// Remove the step cgroups kept for reuse. The runner calls this when a run is over; it
+/// also happens when the process exits normally. Later steps simply create new ones.
+pub fn cleanup() {
+    #[cfg(target_os = "linux")]
+    linux::cleanup();
+}
 
 /// Tests that create cgroups read-lock this; the check that no step cgroup is left
 /// behind write-locks it, so that it sees no other test's step in flight.

@@ -8,10 +8,15 @@
 //! SIGCHLD self-pipe elsewhere) and the cancel fd: no helper threads, and no polling
 //! interval while a step runs normally.
 //!
+//! A child bound for a cgroup joins it between clone and exec, without fork(2) (see
+//! `clone`); others are started by std (posix_spawn).
+//!
 //! Without a cgroup the child also gets `BENCHMARK_TREE=<unique id>` in its environment:
 //! on Linux the tree is its process group plus every process carrying that variable, so
 //! descendants that escaped with `setsid` are still found and killed.
 
+#[cfg(target_os = "linux")]
+mod clone;
 mod fifo;
 #[cfg(target_os = "linux")]
 mod linux;
@@ -23,7 +28,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -249,21 +254,15 @@ pub(crate) fn execute_with(
         }
         None => (None, None),
     };
-    let (mut child, tree, method, started, started_at) = spawn_tracked(spec, probe)?;
-    let pid = i32::try_from(child.id()).expect("pids fit in i32");
+    let (child, tree, method, started, started_at) = spawn_tracked(spec, probe)?;
+    let pid = child.pid;
     let mut run = Running {
         pid,
         tree: Some(tree),
         reaped: false,
     };
-    let mut pumps = Pumps::new(
-        child.stdout.take().map(OwnedFd::from),
-        child.stderr.take().map(OwnedFd::from),
-        fifo_reader,
-    )
-    .map_err(|e| io_error(spec, "cannot read the output of", e))?;
-    // Dropping std's handle neither waits nor kills: the pid is ours to reap.
-    drop(child);
+    let mut pumps = Pumps::new(child.stdout, child.stderr, fifo_reader)
+        .map_err(|e| io_error(spec, "cannot read the output of", e))?;
     let watch = ExitWatch::new(pid).map_err(|e| io_error(spec, "cannot watch", e))?;
     let deadline = spec.timeout.and_then(|t| started.checked_add(t));
 
@@ -343,22 +342,29 @@ pub(crate) fn execute_with(
     })
 }
 
-/// Spawn in a fresh cgroup when allowed, else (or when joining it fails) tracked by
+/// A spawned main child, whose pid is ours to reap.
+#[derive(Debug)]
+struct Started {
+    pid: i32,
+    stdout: Option<OwnedFd>,
+    stderr: Option<OwnedFd>,
+}
+
+/// Spawn in a cgroup of its own when allowed, else (or when joining it fails) tracked by
 /// process group and cookie. Returns the start instants taken right before the spawn.
 fn spawn_tracked(
     spec: &ExecSpec,
     probe: &Probe,
-) -> Result<(Child, Tree, Method, Instant, SystemTime), ExecError> {
+) -> Result<(Started, Tree, Method, Instant, SystemTime), ExecError> {
     let note = if !spec.isolate {
         "cgroup isolation not requested for this step".to_owned()
     } else {
         match probe.create_step() {
-            Ok(mut cg) => {
+            Ok(cg) => {
                 let started_at = SystemTime::now();
                 let started = Instant::now();
-                match spawn(spec, Some(&cg), None) {
+                match spawn_in(spec, &cg) {
                     Ok(child) => {
-                        cg.joined();
                         let method = Method {
                             name: probe.method_name().to_owned(),
                             note: probe.note().map(str::to_owned),
@@ -367,7 +373,10 @@ fn spawn_tracked(
                     }
                     // Joining may be what failed: retry without the cgroup below; a
                     // genuine spawn error fails again there and is reported then.
-                    Err(e) => format!("could not start the step in its cgroup ({e})"),
+                    Err(e) => {
+                        cg.release();
+                        format!("could not start the step in its cgroup ({e})")
+                    }
                 }
             }
             Err(reason) => reason,
@@ -380,8 +389,8 @@ fn spawn_tracked(
         .map_or(0, |d| d.subsec_nanos());
     let cookie = format!("{}-{seq}-{nanos}", std::process::id());
     let started = Instant::now();
-    let child = spawn(spec, None, Some(&cookie)).map_err(|e| spawn_error(spec, e))?;
-    let pgid = i32::try_from(child.id()).expect("pids fit in i32");
+    let child = spawn(spec, &cookie).map_err(|e| spawn_error(spec, e))?;
+    let pgid = child.pid;
     #[cfg(not(target_os = "linux"))]
     let _ = cookie;
     let tree = Tree::Plain {
@@ -396,7 +405,19 @@ fn spawn_tracked(
     Ok((child, tree, method, started, started_at))
 }
 
-fn spawn(spec: &ExecSpec, cgroup: Option<&StepCgroup>, cookie: Option<&str>) -> io::Result<Child> {
+/// Spawn inside the step's cgroup: joined between clone and exec, without fork(2).
+#[cfg(target_os = "linux")]
+fn spawn_in(spec: &ExecSpec, cg: &StepCgroup) -> io::Result<Started> {
+    clone::spawn_joined(spec, &cg.join_fds())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn spawn_in(_spec: &ExecSpec, cg: &StepCgroup) -> io::Result<Started> {
+    match *cg {}
+}
+
+/// Spawn without a cgroup: std uses posix_spawn (vfork-like) for this.
+fn spawn(spec: &ExecSpec, cookie: &str) -> io::Result<Started> {
     let mut cmd = Command::new(&spec.program);
     cmd.args(&spec.args);
     for key in &spec.env_remove {
@@ -406,9 +427,7 @@ fn spawn(spec: &ExecSpec, cgroup: Option<&StepCgroup>, cookie: Option<&str>) -> 
         cmd.env(key, value);
     }
     // Marks the tree when no cgroup does (looked for in /proc on Linux only).
-    if let Some(cookie) = cookie {
-        cmd.env(COOKIE_VAR, cookie);
-    }
+    cmd.env(COOKIE_VAR, cookie);
     if let Some(cwd) = &spec.cwd {
         cmd.current_dir(cwd);
     }
@@ -418,14 +437,13 @@ fn spawn(spec: &ExecSpec, cgroup: Option<&StepCgroup>, cookie: Option<&str>) -> 
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
     }
-    if let Some(cg) = cgroup {
-        let fds = cg.join_fds();
-        // SAFETY: `join` is async-signal-safe (write(2) on descriptors opened before the
-        // fork, no allocation), as required between fork and exec.
-        unsafe { cmd.pre_exec(move || cgroup::join(&fds)) };
-    }
-    // Without pre_exec std uses posix_spawn (vfork-like): the cheap path.
-    cmd.spawn()
+    let mut child = cmd.spawn()?;
+    // Dropping std's handle neither waits nor kills: the pid is ours to reap.
+    Ok(Started {
+        pid: i32::try_from(child.id()).expect("pids fit in i32"),
+        stdout: child.stdout.take().map(OwnedFd::from),
+        stderr: child.stderr.take().map(OwnedFd::from),
+    })
 }
 
 fn spawn_error(spec: &ExecSpec, e: io::Error) -> ExecError {

@@ -1,16 +1,18 @@
-//! Linux per-step cgroups: probe the hierarchies once per process, then create, join (from
-//! the child, between fork and exec), read, kill and remove one cgroup per step.
+//! Linux per-step cgroups: probe the hierarchies once per process, then hand out one
+//! cgroup per step (reused from a small pool when the last step left it empty), join it
+//! from the child between clone and exec, read, kill, and give it back.
 
 use std::fs::{self, OpenOptions};
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::RawFd;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
 
 use super::parse;
-use super::settle;
+use super::pool::{Discard, Pool};
+use super::slot::{Counters, Slot};
 use crate::measure::CgroupUsage;
 
 /// Environment variable that picks the back end: `off`, `auto` (default), `v1` or `v2`.
@@ -27,11 +29,12 @@ const BLKIO_FILES: [&str; 4] = [
     "blkio.io_service_bytes_recursive",
     "blkio.io_service_bytes",
 ];
-/// How long to wait for killed processes to leave a cgroup and for it to be removable.
-const SETTLE: Duration = Duration::from_secs(5);
 
 /// Per-process sequence for unique cgroup names.
 static SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// The process-wide probe (see [`probe`]).
+static PROBE: OnceLock<Probe> = OnceLock::new();
 
 /// Which hierarchies the user allows (`BENCHMARK_CGROUP`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +84,7 @@ impl Kind {
 
 /// How CPU time is read from a v1 cpuacct cgroup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum CpuFile {
+pub(super) enum CpuFile {
     /// `cpuacct.usage_user` / `cpuacct.usage_sys`, nanoseconds.
     Split,
     /// `cpuacct.stat`, USER_HZ ticks.
@@ -90,7 +93,7 @@ enum CpuFile {
 
 /// What one hierarchy is used for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
+pub(super) enum Role {
     /// The v2 hierarchy (pure v2, or the unified one of a hybrid host): tracks the tree,
     /// kills it (`cgroup.kill`) and reads `cpu.stat`; memory and io when delegated.
     Unified { kill: bool, memory: bool, io: bool },
@@ -103,19 +106,22 @@ enum Role {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Part {
+pub(super) struct Part {
     /// Our own cgroup in this hierarchy: step cgroups are created below it.
-    parent: PathBuf,
-    role: Role,
+    pub(super) parent: PathBuf,
+    pub(super) role: Role,
 }
 
 /// The chosen hierarchies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Layout {
     pub(crate) kind: Kind,
-    parts: Vec<Part>,
+    pub(super) parts: Vec<Part>,
     /// Index of the part whose `cgroup.procs` lists the tree.
-    tracker: usize,
+    pub(super) tracker: usize,
+    /// Whether a step cgroup may serve several steps: false when a v2 memory peak cannot
+    /// be reset (Linux < 6.12), since every step needs a peak of its own.
+    reuse: bool,
 }
 
 /// What the probe found, and why anything stronger was not used.
@@ -123,11 +129,14 @@ pub(crate) struct Layout {
 pub(crate) struct Probe {
     pub(crate) layout: Option<Layout>,
     note: Option<String>,
+    /// Idle step cgroups; shared with the steps that hold one, which give it back. The
+    /// last owner's drop removes what is idle.
+    pool: Arc<Pool<Slot>>,
 }
 
-/// The process-wide probe, run once (honours `BENCHMARK_CGROUP`).
+/// The process-wide probe, run once (honours `BENCHMARK_CGROUP`). Its idle cgroups are
+/// removed by [`cleanup`], and at the latest when the process exits normally.
 pub(crate) fn probe() -> &'static Probe {
-    static PROBE: OnceLock<Probe> = OnceLock::new();
     PROBE.get_or_init(|| {
         let value = std::env::var(ENV).ok();
         let (mode, warning) = Mode::parse(value.as_deref());
@@ -138,29 +147,56 @@ pub(crate) fn probe() -> &'static Probe {
                 None => w,
             });
         }
+        if probe.layout.is_some() {
+            // SAFETY: registers a function that only touches our own statics; failure
+            // (the table is full) merely leaves idle cgroups for `cleanup` alone.
+            unsafe { libc::atexit(cleanup_at_exit) };
+        }
         probe
     })
 }
 
+/// Remove the idle step cgroups of the process-wide probe. Steps still running keep
+/// theirs; later steps create new ones. Call when a run is over.
+pub(crate) fn cleanup() {
+    if let Some(probe) = PROBE.get() {
+        probe.pool.clear();
+    }
+}
+
+extern "C" fn cleanup_at_exit() {
+    if let Some(probe) = PROBE.get() {
+        probe.pool.try_clear();
+    }
+}
+
+impl Discard for Slot {
+    fn discard(self) {
+        self.remove();
+    }
+}
+
 impl Probe {
+    fn without(note: String) -> Probe {
+        Probe {
+            layout: None,
+            note: Some(note),
+            pool: Arc::default(),
+        }
+    }
+
     /// Probe the hierarchies this process may use (creates and removes a test cgroup in
     /// each; on a pure v2 host it may move this process into a leaf, see `enable_v2`).
     pub(crate) fn run(mode: Mode) -> Probe {
         if mode == Mode::Off {
-            return Probe {
-                layout: None,
-                note: Some(format!("cgroups turned off ({ENV}=off)")),
-            };
+            return Probe::without(format!("cgroups turned off ({ENV}=off)"));
         }
         let texts = fs::read_to_string("/proc/self/cgroup")
             .and_then(|c| Ok((c, fs::read_to_string("/proc/self/mountinfo")?)));
         let (cgroups, mountinfo) = match texts {
             Ok(t) => t,
             Err(e) => {
-                return Probe {
-                    layout: None,
-                    note: Some(format!("cannot read /proc/self/cgroup or mountinfo: {e}")),
-                };
+                return Probe::without(format!("cannot read /proc/self/cgroup or mountinfo: {e}"));
             }
         };
         let members = parse::proc_cgroup(&cgroups);
@@ -195,7 +231,8 @@ impl Probe {
         self.note.as_deref()
     }
 
-    /// Create a fresh, empty cgroup for one step. Err: why not (the step then runs without).
+    /// An empty cgroup for one step: an idle one from the pool (its memory peak reset),
+    /// else a new one. Err: why not (the step then runs without).
     pub(crate) fn create_step(&self) -> Result<StepCgroup, String> {
         let Some(layout) = &self.layout else {
             return Err(self
@@ -203,35 +240,67 @@ impl Probe {
                 .clone()
                 .unwrap_or_else(|| "no usable cgroup".to_owned()));
         };
-        let name = format!(
-            "benchmark-{}-{}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        );
-        let mut step = StepCgroup {
-            dirs: Vec::with_capacity(layout.parts.len()),
-            join: Vec::with_capacity(layout.parts.len()),
-            tracker: layout.tracker,
-            removed: false,
+        let reused = self.pool.take().and_then(|slot| match slot.reset_peak() {
+            Ok(()) => Some(slot),
+            Err(_) => {
+                slot.remove();
+                None
+            }
+        });
+        let slot = match reused {
+            Some(slot) => slot,
+            None => {
+                let name = format!(
+                    "benchmark-{}-{}",
+                    std::process::id(),
+                    SEQ.fetch_add(1, Ordering::Relaxed)
+                );
+                Slot::create(layout, &name)?
+            }
         };
-        for part in &layout.parts {
-            let dir = part.parent.join(&name);
-            fs::create_dir(&dir)
-                .map_err(|e| format!("cannot create cgroup {}: {e}", dir.display()))?;
-            let procs = OpenOptions::new()
-                .write(true)
-                .open(dir.join("cgroup.procs"))
-                .map_err(|e| format!("cannot open {}/cgroup.procs: {e}", dir.display()));
-            // Pushed before the error check so that Drop removes the directory.
-            step.dirs.push((dir, part.role));
-            step.join.push(procs?.into());
-        }
-        Ok(step)
+        Ok(StepCgroup {
+            base: slot.counters(),
+            slot: Some(slot),
+            pool: Arc::clone(&self.pool),
+            reuse: layout.reuse,
+        })
     }
 
-    /// `benchmark-<our pid>-*` directories left under our cgroups (tests).
+    /// Do not reuse step cgroups (tests compare with and without).
     #[cfg(test)]
-    pub(crate) fn stale_dirs(&self) -> Vec<PathBuf> {
+    pub(crate) fn without_reuse(mut self) -> Probe {
+        if let Some(layout) = &mut self.layout {
+            layout.reuse = false;
+        }
+        self
+    }
+
+    /// How many idle step cgroups the pool holds (tests).
+    #[cfg(test)]
+    pub(crate) fn idle(&self) -> usize {
+        self.pool.with_idle(<[Slot]>::len)
+    }
+
+    /// The directories of the idle step cgroups (tests).
+    #[cfg(test)]
+    pub(crate) fn idle_dirs(&self) -> Vec<PathBuf> {
+        self.pool.with_idle(|idle| {
+            idle.iter()
+                .flat_map(Slot::dirs)
+                .map(Path::to_path_buf)
+                .collect()
+        })
+    }
+
+    /// Remove this probe's idle step cgroups (tests; [`cleanup`] for the global probe).
+    #[cfg(test)]
+    pub(crate) fn clear_pool(&self) {
+        self.pool.clear();
+    }
+
+    /// `benchmark-<our pid>-*` directories under our cgroups (tests).
+    #[cfg(test)]
+    pub(crate) fn our_dirs(&self) -> Vec<PathBuf> {
         let prefix = format!("benchmark-{}-", std::process::id());
         let mut out = Vec::new();
         for part in self.layout.iter().flat_map(|l| &l.parts) {
@@ -247,7 +316,7 @@ impl Probe {
 
 /// Move the calling process into the cgroups whose `cgroup.procs` files are `fds`.
 ///
-/// Runs in the child between fork and exec: async-signal-safe (write(2) only, no
+/// Runs in the child between clone and exec: async-signal-safe (write(2) only, no
 /// allocation). Writing "0" moves the writer, in v1 and v2 alike.
 pub(crate) fn join(fds: &[RawFd]) -> io::Result<()> {
     for &fd in fds {
@@ -266,39 +335,33 @@ pub(crate) fn join(fds: &[RawFd]) -> io::Result<()> {
     Ok(())
 }
 
-/// One step's cgroup (a directory per hierarchy). Dropping it kills what is left inside
-/// and removes it.
+/// One step's cgroup. Released, it goes back to the pool when nothing is left inside
+/// (else it is killed and removed); dropped without release, it is killed and removed.
 #[derive(Debug)]
 pub(crate) struct StepCgroup {
-    dirs: Vec<(PathBuf, Role)>,
-    /// Open `cgroup.procs` files for the child to write "0" to; closed once spawned.
-    join: Vec<OwnedFd>,
-    tracker: usize,
-    removed: bool,
+    /// `None` once released.
+    slot: Option<Slot>,
+    /// The counters when the step got the cgroup: its usage is measured from there.
+    base: Counters,
+    pool: Arc<Pool<Slot>>,
+    reuse: bool,
 }
 
 impl StepCgroup {
-    /// Descriptors for [`join`], valid until [`StepCgroup::joined`].
-    pub(crate) fn join_fds(&self) -> Vec<RawFd> {
-        self.join.iter().map(AsRawFd::as_raw_fd).collect()
+    fn slot(&self) -> &Slot {
+        self.slot
+            .as_ref()
+            .expect("a step cgroup is used until released")
     }
 
-    /// The child has been spawned: the join descriptors are no longer needed.
-    pub(crate) fn joined(&mut self) {
-        self.join.clear();
+    /// Descriptors for [`join`], open as long as the step cgroup.
+    pub(crate) fn join_fds(&self) -> Vec<RawFd> {
+        self.slot().join_fds()
     }
 
     /// Live processes in the cgroup (the kernel does not list zombies).
     pub(crate) fn pids(&self) -> Vec<i32> {
-        self.dirs
-            .get(self.tracker)
-            .and_then(|(dir, _)| fs::read_to_string(dir.join("cgroup.procs")).ok())
-            .map(|t| {
-                t.split_whitespace()
-                    .filter_map(|p| p.parse().ok())
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.slot().pids()
     }
 
     /// Send `sig` to every process in the cgroup.
@@ -309,140 +372,36 @@ impl StepCgroup {
         }
     }
 
-    /// SIGKILL everything in the cgroup and wait (bounded) until it is empty:
-    /// `cgroup.kill` where present, else freeze → kill → thaw, then a kill loop.
+    /// SIGKILL everything in the cgroup and wait (bounded) until it is empty.
     pub(crate) fn kill_all(&self) {
-        let unified_kill = self
-            .dirs
-            .iter()
-            .find(|(_, role)| matches!(role, Role::Unified { kill: true, .. }));
-        let freezer = self
-            .dirs
-            .iter()
-            .find(|(_, role)| matches!(role, Role::V1 { freezer: true, .. }));
-        if let Some((dir, _)) = unified_kill {
-            let _ = fs::write(dir.join("cgroup.kill"), "1");
-        } else if let Some((dir, _)) = freezer {
-            freeze_and_kill(dir);
-        }
-        settle(SETTLE, || {
-            let pids = self.pids();
-            for &pid in &pids {
-                // SAFETY: kill(2) has no memory-safety preconditions.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
-            pids.is_empty()
-        });
+        self.slot().kill_all();
     }
 
-    /// What the cgroup accounted so far.
+    /// What the step used since it got the cgroup.
     pub(crate) fn usage(&self) -> CgroupUsage {
-        let mut u = CgroupUsage::default();
-        let read = |dir: &Path, file: &str| fs::read_to_string(dir.join(file)).ok();
-        for (dir, role) in &self.dirs {
-            match *role {
-                Role::Unified { memory, io, .. } => {
-                    if let Some(t) = read(dir, "cpu.stat") {
-                        u.cpu_user = parse::keyed(&t, "user_usec").map(Duration::from_micros);
-                        u.cpu_sys = parse::keyed(&t, "system_usec").map(Duration::from_micros);
-                    }
-                    if memory {
-                        u.memory_peak_bytes =
-                            read(dir, "memory.peak").and_then(|t| parse::single(&t));
-                    }
-                    if io && let Some(t) = read(dir, "io.stat") {
-                        let (r, w) = parse::io_stat(&t);
-                        (u.io_read_bytes, u.io_write_bytes) = (Some(r), Some(w));
-                    }
-                }
-                Role::V1 {
-                    memory, cpu, blkio, ..
-                } => {
-                    if memory && u.memory_peak_bytes.is_none() {
-                        u.memory_peak_bytes =
-                            read(dir, "memory.max_usage_in_bytes").and_then(|t| parse::single(&t));
-                    }
-                    if u.cpu_user.is_none() {
-                        match cpu {
-                            Some(CpuFile::Split) => {
-                                let ns = |f| read(dir, f).and_then(|t| parse::single(&t));
-                                u.cpu_user = ns("cpuacct.usage_user").map(Duration::from_nanos);
-                                u.cpu_sys = ns("cpuacct.usage_sys").map(Duration::from_nanos);
-                            }
-                            Some(CpuFile::Stat) => {
-                                if let Some(t) = read(dir, "cpuacct.stat") {
-                                    let ticks = |k| parse::keyed(&t, k).map(ticks_to_duration);
-                                    (u.cpu_user, u.cpu_sys) = (ticks("user"), ticks("system"));
-                                }
-                            }
-                            None => {}
-                        }
-                    }
-                    if let Some(file) = blkio
-                        && u.io_read_bytes.is_none()
-                        && let Some(t) = read(dir, file)
-                    {
-                        let (r, w) = parse::blkio(&t);
-                        (u.io_read_bytes, u.io_write_bytes) = (Some(r), Some(w));
-                    }
-                }
-            }
-        }
-        u
+        self.slot().counters().since(&self.base)
     }
 
-    /// Remove the (empty) cgroup: waits, bounded, for exiting processes to leave first.
-    pub(crate) fn remove(mut self) {
-        self.remove_dirs();
-    }
-
-    fn remove_dirs(&mut self) {
-        self.removed = true;
-        self.join.clear();
-        if !self.pids().is_empty() {
-            self.kill_all();
-        }
-        for (dir, _) in self.dirs.drain(..).rev() {
-            settle(SETTLE, || match fs::remove_dir(&dir) {
-                Ok(()) => true,
-                Err(e) => e.kind() == io::ErrorKind::NotFound,
-            });
+    /// Give the cgroup back: to the pool when it is empty and reusable, else kill what is
+    /// left and remove it.
+    pub(crate) fn release(mut self) {
+        let Some(slot) = self.slot.take() else {
+            return;
+        };
+        if slot.reusable(self.reuse) {
+            self.pool.put(slot);
+        } else {
+            slot.remove();
         }
     }
 }
 
 impl Drop for StepCgroup {
     fn drop(&mut self) {
-        if !self.removed {
-            self.remove_dirs();
+        if let Some(slot) = self.slot.take() {
+            slot.remove();
         }
     }
-}
-
-/// v1 freezer: freeze so nothing can fork, SIGKILL everything, thaw so they die.
-fn freeze_and_kill(dir: &Path) {
-    let state = dir.join("freezer.state");
-    if fs::write(&state, "FROZEN").is_ok() {
-        settle(Duration::from_secs(1), || {
-            fs::read_to_string(&state).is_ok_and(|s| s.trim() == "FROZEN")
-        });
-        let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
-        for pid in procs
-            .split_whitespace()
-            .filter_map(|p| p.parse::<i32>().ok())
-        {
-            // SAFETY: kill(2) has no memory-safety preconditions.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
-        let _ = fs::write(&state, "THAWED");
-    }
-}
-
-fn ticks_to_duration(ticks: u64) -> Duration {
-    // SAFETY: sysconf has no memory-safety preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    let hz = u64::try_from(hz).ok().filter(|&h| h > 0).unwrap_or(100);
-    Duration::from_nanos(ticks.saturating_mul(1_000_000_000 / hz))
 }
 
 /// Our cgroup in the v2 hierarchy, as a directory.
@@ -462,6 +421,8 @@ struct UnifiedFound {
     dir: PathBuf,
     kill: bool,
     memory: bool,
+    /// `memory.peak` can be reset (Linux ≥ 6.12).
+    peak_reset: bool,
     io: bool,
 }
 
@@ -522,6 +483,11 @@ fn probe_unified(dir: &Path) -> Result<UnifiedFound, String> {
         dir: dir.to_path_buf(),
         kill: child.join("cgroup.kill").exists(),
         memory: child.join("memory.peak").exists(),
+        peak_reset: OpenOptions::new()
+            .write(true)
+            .open(child.join("memory.peak"))
+            .and_then(|f| f.write_at(b"reset\n", 0))
+            .is_ok(),
         io: child.join("io.stat").exists(),
     })
 }
@@ -612,7 +578,7 @@ fn decide(unified: Option<UnifiedFound>, v1: Vec<V1Found>, reasons: Vec<String>)
     let v1_memory = v1.iter().any(|h| h.memory);
     let v1_blkio = v1.iter().any(|h| h.blkio.is_some());
     let mut gaps: Vec<&str> = Vec::new();
-    let (kind, parts) = match unified {
+    let (kind, parts, reuse) = match unified {
         Some(u) if u.memory || !(v1_memory || v1_blkio) => {
             if !u.memory {
                 gaps.push("no memory controller delegated to our cgroup: no cgroup memory peak");
@@ -623,7 +589,8 @@ fn decide(unified: Option<UnifiedFound>, v1: Vec<V1Found>, reasons: Vec<String>)
             if !u.kill {
                 gaps.push("no cgroup.kill (Linux < 5.14): the tree is killed process by process");
             }
-            (Kind::V2, vec![unified_part(&u)])
+            let reuse = !u.memory || u.peak_reset;
+            (Kind::V2, vec![unified_part(&u)], reuse)
         }
         Some(u) => {
             // Hybrid: the unified hierarchy tracks, kills and reads cpu.stat; v1 adds
@@ -649,7 +616,7 @@ fn decide(unified: Option<UnifiedFound>, v1: Vec<V1Found>, reasons: Vec<String>)
             if !u.kill {
                 gaps.push("no cgroup.kill (Linux < 5.14): the tree is killed process by process");
             }
-            (Kind::Hybrid, parts)
+            (Kind::Hybrid, parts, true)
         }
         None if !v1.is_empty() => {
             let mut parts: Vec<Part> = v1
@@ -673,7 +640,7 @@ fn decide(unified: Option<UnifiedFound>, v1: Vec<V1Found>, reasons: Vec<String>)
             if !v1.iter().any(|h| h.freezer) {
                 gaps.push("no freezer hierarchy: the tree is killed process by process");
             }
-            (Kind::V1, parts)
+            (Kind::V1, parts, true)
         }
         None => {
             let note = if reasons.is_empty() {
@@ -681,10 +648,7 @@ fn decide(unified: Option<UnifiedFound>, v1: Vec<V1Found>, reasons: Vec<String>)
             } else {
                 reasons.join("; ")
             };
-            return Probe {
-                layout: None,
-                note: Some(note),
-            };
+            return Probe::without(note);
         }
     };
     let tracker = parts
@@ -706,8 +670,10 @@ fn decide(unified: Option<UnifiedFound>, v1: Vec<V1Found>, reasons: Vec<String>)
             kind,
             parts,
             tracker,
+            reuse,
         }),
         note,
+        pool: Arc::default(),
     }
 }
 
@@ -743,6 +709,7 @@ mod tests {
             dir: PathBuf::from("/sys/fs/cgroup/unified"),
             kill: true,
             memory,
+            peak_reset: true,
             io,
         }
     }
@@ -862,7 +829,7 @@ mod tests {
         if p.layout.is_some() {
             let step = p.create_step().expect("step cgroup");
             assert!(step.pids().is_empty());
-            step.remove();
+            step.release();
         }
     }
 }

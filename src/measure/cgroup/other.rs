@@ -1,9 +1,6 @@
 //! cgroups exist only on Linux: elsewhere the probe reports none and a step's tree is
 //! tracked by its process group.
 
-use std::io;
-use std::os::fd::RawFd;
-
 use crate::measure::CgroupUsage;
 
 const NOTE: &str = "cgroups are Linux-only: the tree is tracked by its process group";
@@ -28,21 +25,11 @@ impl Probe {
     }
 }
 
-pub(crate) fn join(_fds: &[RawFd]) -> io::Result<()> {
-    Ok(())
-}
-
 /// Never constructed off Linux.
 #[derive(Debug)]
 pub(crate) enum StepCgroup {}
 
 impl StepCgroup {
-    pub(crate) fn join_fds(&self) -> Vec<RawFd> {
-        match *self {}
-    }
-    pub(crate) fn joined(&mut self) {
-        match *self {}
-    }
     pub(crate) fn pids(&self) -> Vec<i32> {
         match *self {}
     }
@@ -55,7 +42,7 @@ impl StepCgroup {
     pub(crate) fn usage(&self) -> CgroupUsage {
         match *self {}
     }
-    pub(crate) fn remove(self) {
+    pub(crate) fn release(self) {
         match self {}
     }
 }

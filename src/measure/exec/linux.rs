@@ -8,10 +8,18 @@ use std::io::{self, Read};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::fs::FileExt;
 use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::measure::cgroup::settle;
 
 /// Up to this many PIDs handed out since the step started are probed one by one;
 /// beyond, /proc is listed.
 const DIRECT_PROBE_LIMIT: i32 = 32;
+/// `PF_KTHREAD` in the flags of /proc/PID/stat.
+const PF_KTHREAD: u64 = 0x0020_0000;
+/// How long an empty environment (a process inside execve) is looked at again; a
+/// process started with a truly empty one (`env -i`) costs this once per scan.
+const EXEC_WINDOW: Duration = Duration::from_millis(20);
 
 /// A pollable descriptor that becomes readable when `pid` exits (Linux ≥ 5.3).
 pub(super) fn pidfd(pid: i32) -> io::Result<OwnedFd> {
@@ -79,10 +87,23 @@ fn is_member(pid: i32, pgid: i32, cookie: &[u8], buf: &mut Vec<u8>) -> bool {
     if !read_into(&format!("/proc/{pid}/stat"), buf) {
         return false;
     }
-    match stat_state_pgrp(buf) {
-        None | Some((b'Z' | b'X' | b'x', _)) => false,
-        Some((_, pgrp)) if pgrp == pgid => true,
-        Some(_) => read_into(&format!("/proc/{pid}/environ"), buf) && environ_has(buf, cookie),
+    match parse_stat(buf) {
+        None => false,
+        Some(stat) if matches!(stat.state, b'Z' | b'X' | b'x') => false,
+        Some(stat) if stat.pgrp == pgid => true,
+        // Kernel threads have no environment at all.
+        Some(stat) if stat.flags & PF_KTHREAD != 0 => false,
+        Some(_) => {
+            // A process in the middle of execve shows an empty environment for a moment
+            // (the new image's is not set up yet): look again before deciding.
+            let path = format!("/proc/{pid}/environ");
+            let mut seen = false;
+            settle(EXEC_WINDOW, || {
+                seen = read_into(&path, buf);
+                !(seen && buf.is_empty())
+            });
+            seen && environ_has(buf, cookie)
+        }
     }
 }
 
@@ -104,16 +125,26 @@ fn read_into(path: &str, buf: &mut Vec<u8>) -> bool {
         .is_ok()
 }
 
-/// State and process group from /proc/PID/stat (`pid (comm) S ppid pgrp ...`; the comm
-/// may contain spaces and parentheses, so parse after the last `)`).
-fn stat_state_pgrp(stat: &[u8]) -> Option<(u8, i32)> {
+/// What /proc/PID/stat tells about a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stat {
+    state: u8,
+    pgrp: i32,
+    flags: u64,
+}
+
+/// State, process group and flags from /proc/PID/stat (`pid (comm) S ppid pgrp session
+/// tty tpgid flags ...`; the comm may contain spaces and parentheses, so parse after the
+/// last `)`).
+fn parse_stat(stat: &[u8]) -> Option<Stat> {
     let close = stat.iter().rposition(|&b| b == b')')?;
     let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
     let mut fields = rest.split_ascii_whitespace();
     let state = *fields.next()?.as_bytes().first()?;
     let _ppid = fields.next()?;
     let pgrp = fields.next()?.parse().ok()?;
-    Some((state, pgrp))
+    let flags = fields.nth(3)?.parse().ok()?;
+    Some(Stat { state, pgrp, flags })
 }
 
 /// Whether a NUL-separated environment block holds exactly this `NAME=VALUE` entry.
@@ -128,9 +159,19 @@ mod tests {
     #[test]
     fn parses_stat_with_odd_comm() {
         let stat = b"1234 (a) b (c) S 1 5678 5678 0 -1 4194560 ...";
-        assert_eq!(stat_state_pgrp(stat), Some((b'S', 5678)));
-        assert_eq!(stat_state_pgrp(b"99 (sh) Z 1 99 99"), Some((b'Z', 99)));
-        assert_eq!(stat_state_pgrp(b"garbage"), None);
+        let expect = Stat {
+            state: b'S',
+            pgrp: 5678,
+            flags: 4_194_560,
+        };
+        assert_eq!(parse_stat(stat), Some(expect));
+        let kworker = b"57 (kworker/0:1-events) I 2 0 0 0 -1 69238880 0 0";
+        let k = parse_stat(kworker).unwrap();
+        assert_eq!((k.state, k.pgrp), (b'I', 0));
+        assert_ne!(k.flags & PF_KTHREAD, 0);
+        assert_eq!(expect.flags & PF_KTHREAD, 0);
+        assert_eq!(parse_stat(b"99 (sh) Z 1 99 99"), None);
+        assert_eq!(parse_stat(b"garbage"), None);
     }
 
     #[test]

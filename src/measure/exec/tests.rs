@@ -6,6 +6,8 @@ use std::sync::RwLockReadGuard;
 use std::thread;
 
 use super::*;
+#[cfg(target_os = "linux")]
+use crate::measure::CgroupUsage;
 use crate::measure::cgroup::TEST_LOCK;
 
 fn shared() -> RwLockReadGuard<'static, ()> {
@@ -291,9 +293,11 @@ fn cancellation_kills_the_tree_and_later_steps_do_not_start() {
     let cancel = Cancel::new();
     let canceller = {
         let cancel = cancel.clone();
-        let pidfile = dir.path().join("daemon");
+        let dir = dir.path().to_path_buf();
         thread::spawn(move || {
-            pid_in(&pidfile);
+            // Both have written their pids: the tree is complete.
+            pid_in(&dir.join("daemon"));
+            pid_in(&dir.join("main"));
             cancel.cancel();
         })
     };
@@ -475,19 +479,135 @@ fn no_step_cgroup_directories_remain() {
         let (o, _) = run(&spec);
         assert!(o.timed_out);
     }
-    let mut stale = probe.stale_dirs();
+    // Only idle cgroups kept for reuse remain, and cleanup removes them.
+    let parts = probe
+        .our_dirs()
+        .len()
+        .checked_div(probe.idle())
+        .unwrap_or(0);
+    assert_eq!(probe.our_dirs().len(), probe.idle() * parts);
+    cgroup::cleanup();
+    let mut stale = probe.our_dirs();
     for mode in [cgroup::Mode::V1, cgroup::Mode::V2] {
         let other = Probe::run(mode);
         let o = execute_with(&sh("echo hi"), &mut Discard, &Cancel::new(), &other).unwrap();
         assert!(o.leftovers.is_none());
-        stale.extend(other.stale_dirs());
+        let kept = other.our_dirs();
+        drop(other);
+        // A probe of its own takes its idle cgroups with it.
+        stale.extend(kept.into_iter().filter(|d| d.exists()));
     }
     assert!(stale.is_empty(), "left behind: {stale:?}");
 }
 
+/// Child mode of the reuse test: touch 200 MiB and burn about 300 ms of CPU.
+const HEAVY_CHILD: &str = "BENCHMARK_TEST_HEAVY_CHILD";
+
+#[test]
+fn heavy_child() {
+    if std::env::var_os(HEAVY_CHILD).is_none() {
+        return;
+    }
+    let block = vec![1u8; 200 << 20];
+    std::hint::black_box(&block);
+    let end = Instant::now() + Duration::from_millis(300);
+    let mut x = 0u64;
+    while Instant::now() < end {
+        x = std::hint::black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1));
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn heavy_step() -> ExecSpec {
+    let mut spec = ExecSpec::new(
+        std::env::current_exe().unwrap(),
+        [
+            "--exact",
+            "measure::exec::tests::heavy_child",
+            "--test-threads=1",
+        ],
+    );
+    spec.env.push((HEAVY_CHILD.into(), "1".into()));
+    spec
+}
+
+#[cfg(target_os = "linux")]
+fn cpu_of(cg: &CgroupUsage) -> Duration {
+    cg.cpu_user.unwrap_or_default() + cg.cpu_sys.unwrap_or_default()
+}
+
+/// A cgroup that served a heavy step serves the next one, which reports only its own use.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_reused_cgroup_reports_each_step_on_its_own() {
+    let _g = shared();
+    let probe = Probe::run(cgroup::Mode::Auto);
+    if probe.layout.is_none() {
+        eprintln!("no cgroups here: {:?}", probe.note());
+        return;
+    }
+    let go = |spec: &ExecSpec| {
+        let o = execute_with(spec, &mut Discard, &Cancel::new(), &probe).unwrap();
+        assert_eq!(o.termination, Termination::Exited(0));
+        assert!(o.leftovers.is_none());
+        o.cgroup.expect("cgroup readings")
+    };
+    // Brings the test binary into the page cache, charged to a cgroup of its own.
+    go(&heavy_step());
+    probe.clear_pool();
+
+    let heavy = go(&heavy_step());
+    assert_eq!(probe.idle(), 1, "an empty cgroup goes back to the pool");
+    let dirs = probe.idle_dirs();
+    let light = go(&sh("true"));
+    assert_eq!(probe.idle_dirs(), dirs, "the second step reused the cgroup");
+    eprintln!("heavy {heavy:?}\nlight {light:?}");
+
+    assert!(cpu_of(&heavy) >= Duration::from_millis(150), "{heavy:?}");
+    assert!(cpu_of(&light) < Duration::from_millis(100), "{light:?}");
+    if let (Some(h), Some(l)) = (heavy.memory_peak_bytes, light.memory_peak_bytes) {
+        assert!(h >= 200 << 20, "{heavy:?}");
+        assert!(l < 20 << 20, "{light:?}");
+    }
+}
+
+/// A step that leaves page cache charged to its cgroup gets it removed, not reused; one
+/// that leaves a process behind gets it back only once that process is dead.
+#[cfg(target_os = "linux")]
+#[test]
+fn cgroups_holding_memory_or_processes_are_not_pooled() {
+    let _g = shared();
+    let probe = Probe::run(cgroup::Mode::Auto);
+    if probe.layout.is_none() {
+        eprintln!("no cgroups here: {:?}", probe.note());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = sh(&format!(
+        "head -c 8388608 /dev/zero > {}/cache",
+        dir.path().display()
+    ));
+    let o = execute_with(&spec, &mut Discard, &Cancel::new(), &probe).unwrap();
+    let cg = o.cgroup.expect("cgroup readings");
+    if cg.memory_peak_bytes.is_some() {
+        assert_eq!(probe.idle(), 0, "8 MiB of page cache stays charged: {cg:?}");
+    }
+
+    spec = sh("setsid sleep 300 & true");
+    let o = execute_with(&spec, &mut Discard, &Cancel::new(), &probe).unwrap();
+    let leftovers = o.leftovers.expect("sleep is left over");
+    let next = execute_with(&sh("true"), &mut Discard, &Cancel::new(), &probe).unwrap();
+    assert!(next.leftovers.is_none());
+    assert_eq!(leftovers.count(), Some(1), "the next step did not touch it");
+    let idle = probe.idle();
+    leftovers.kill();
+    assert_eq!(probe.idle(), idle + 1, "emptied by the kill, it is pooled");
+}
+
 /// Per-execute overhead against a plain spawn loop; prints figures, asserts only success.
-/// The variants run interleaved, round after round, so that load from other processes
-/// hits them alike; the harness's own CPU (RUSAGE_SELF) is less noisy than wall time.
+/// The variants run interleaved, round after round and in a shuffled order, so that load
+/// from other processes hits them alike; the harness's own CPU (RUSAGE_SELF) is less noisy
+/// than wall time.
 #[test]
 #[ignore = "timing figures: cargo test --release --lib overhead -- --ignored --nocapture --test-threads=1"]
 fn overhead_against_a_raw_spawn_loop() {
@@ -530,6 +650,18 @@ fn overhead_against_a_raw_spawn_loop() {
             }),
         ),
         (
+            // What forking instead of posix_spawn costs (a cgroup join needs a pre_exec).
+            "Command::status, fork",
+            Box::new(|| {
+                let mut cmd = Command::new("/bin/sh");
+                cmd.args(["-c", "true"]);
+                // SAFETY: the hook does nothing.
+                unsafe { cmd.pre_exec(|| Ok(())) };
+                assert!(cmd.status().unwrap().success());
+                None
+            }),
+        ),
+        (
             "Command::output",
             Box::new(|| {
                 let o = Command::new("/bin/sh")
@@ -543,6 +675,16 @@ fn overhead_against_a_raw_spawn_loop() {
         ("execute: cgroup (auto), capture", step(true, true, None)),
         #[cfg(target_os = "linux")]
         (
+            "execute: cgroup (auto), no reuse",
+            step(
+                true,
+                true,
+                Some(Probe::run(cgroup::Mode::Auto).without_reuse()),
+            ),
+        ),
+        ("execute: cgroup (auto), inherit", step(true, false, None)),
+        #[cfg(target_os = "linux")]
+        (
             "execute: cgroup (v1), capture",
             step(true, true, Some(Probe::run(cgroup::Mode::V1))),
         ),
@@ -552,8 +694,19 @@ fn overhead_against_a_raw_spawn_loop() {
     let mut wall = vec![Vec::with_capacity(ROUNDS); variants.len()];
     let mut measured = vec![Vec::with_capacity(ROUNDS); variants.len()];
     let mut cpu = vec![Duration::ZERO; variants.len()];
+    let mut order: Vec<usize> = (0..variants.len()).collect();
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
     for _ in 0..ROUNDS {
-        for (i, (_, run)) in variants.iter().enumerate() {
+        // A new order each round (Fisher-Yates on xorshift): what a variant leaves the
+        // kernel to finish (RCU callbacks, freed cgroups) lands on different successors.
+        for k in (1..order.len()).rev() {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            order.swap(k, usize::try_from(seed % (k as u64 + 1)).unwrap());
+        }
+        for &i in &order {
+            let run = &variants[i].1;
             let (c, t) = (self_cpu(), Instant::now());
             measured[i].extend(run());
             wall[i].push(t.elapsed());

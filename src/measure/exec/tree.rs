@@ -101,7 +101,7 @@ impl Tree {
     /// Give back what the tree holds (the cgroup). The tree must be dead or abandoned.
     pub(super) fn release(self) {
         if let Tree::Cgroup(cg) = self {
-            cg.remove();
+            cg.release();
         }
     }
 }
