@@ -169,6 +169,8 @@ pub fn run(
         }
     }
 
+    // The pool of reusable step cgroups is not needed past the last run.
+    crate::measure::cgroup::cleanup();
     let method = ctx.method.take().unwrap_or(exec::Method {
         name: "none".into(),
         note: Some("no step ran".into()),
