@@ -42,15 +42,15 @@ fn suite(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
-fn true_suite(dir: &Path, steps: usize, sampler: bool) -> PathBuf {
-    let mut s = String::from("[suite]\nruns = 1\nwarmup = 0\n");
+fn true_suite(dir: &Path, steps: usize, sampler: bool, docker: &str) -> PathBuf {
+    let mut s = format!("[suite]\nruns = 1\nwarmup = 0\n[monitor]\ndocker = \"{docker}\"\n");
     if !sampler {
-        s.push_str("[monitor]\nenabled = false\n");
+        s.push_str("enabled = false\n");
     }
     for i in 0..steps {
         s.push_str(&format!("[[step]]\nid = \"t{i}\"\nrun = \"true\"\n"));
     }
-    suite(dir, &format!("true-{steps}-{sampler}.toml"), &s)
+    suite(dir, &format!("true-{steps}-{sampler}-{docker}.toml"), &s)
 }
 
 /// Run a command to completion; wall time and the kernel's ru_maxrss of the process.
@@ -95,39 +95,48 @@ fn harness_run_with(suite: &Path, out: &Path, cgroup: &str) -> (Duration, u64) {
     )
 }
 
-/// The harness's variants: (label, sampler on, BENCHMARK_CGROUP).
-const VARIANTS: [(&str, bool, &str); 3] = [
+/// The harness's variants: (label, sampler on, BENCHMARK_CGROUP, [monitor] docker). Each
+/// row adds or removes one feature; the Docker row runs only where a daemon answers.
+const VARIANTS: [(&str, bool, &str, &str); 4] = [
     (
-        "benchmark run (default: cgroup per step + sampler)",
+        "benchmark run: cgroup per step + sampler",
         true,
         "auto",
-    ),
-    ("benchmark run, BENCHMARK_CGROUP=off", true, "off"),
-    (
-        "benchmark run, no cgroup, [monitor] enabled = false",
-        false,
         "off",
     ),
+    (
+        "  + Docker container monitor (docker = \"on\")",
+        true,
+        "auto",
+        "on",
+    ),
+    ("  BENCHMARK_CGROUP=off (sampler on)", true, "off", "off"),
+    ("  no cgroup, no sampler", false, "off", "off"),
 ];
 
 fn spawn_overhead(dir: &Path) {
     let out = dir.join("out");
-    let suites: Vec<_> = VARIANTS
+    let docker = benchmark::docker::ping().is_ok();
+    let variants: Vec<_> = VARIANTS
         .iter()
-        .map(|(_, sampler, _)| {
+        .filter(|(_, _, _, d)| *d != "on" || docker)
+        .collect();
+    let suites: Vec<_> = variants
+        .iter()
+        .map(|(_, sampler, _, d)| {
             (
-                true_suite(dir, STEPS, *sampler),
-                true_suite(dir, 1, *sampler),
+                true_suite(dir, STEPS, *sampler, d),
+                true_suite(dir, 1, *sampler, d),
             )
         })
         .collect();
     let hyperfine = Command::new("hyperfine").arg("--version").output().is_ok();
-    let mut ours: Vec<Vec<f64>> = vec![vec![]; VARIANTS.len()];
+    let mut ours: Vec<Vec<f64>> = vec![vec![]; variants.len()];
     let (mut raw, mut hf, mut rss) = (vec![], vec![], vec![]);
     for _ in 0..ROUNDS {
         // Per step: the difference between a suite of STEPS steps and one of 1 step, so
         // start-up and receipt writing are not charged to the steps.
-        for (i, (_, _, cgroup)) in VARIANTS.iter().enumerate() {
+        for (i, (_, _, cgroup, _)) in variants.iter().enumerate() {
             let (many, one) = &suites[i];
             let (t_many, r) = harness_run_with(many, &out, cgroup);
             let (t_one, _) = harness_run_with(one, &out, cgroup);
@@ -170,7 +179,7 @@ fn spawn_overhead(dir: &Path) {
         "raw spawn loop (std::process::Command)",
         us(r)
     );
-    for (i, (label, _, _)) in VARIANTS.iter().enumerate() {
+    for (i, (label, _, _, _)) in variants.iter().enumerate() {
         let o = median(ours[i].clone());
         println!("   {label:<54} {:>8.1} µs   {:.3}x raw", us(o), o / r);
     }
@@ -198,7 +207,7 @@ fn sampler_cost(dir: &Path) {
             dir,
             &format!("sampler-{hz}.toml"),
             &format!(
-                "[suite]\nruns = 1\nwarmup = 0\n[monitor]\ninterval = \"{interval}\"\n[[step]]\nid = \"idle\"\nrun = \"sleep 3\"\n"
+                "[suite]\nruns = 1\nwarmup = 0\n[monitor]\ninterval = \"{interval}\"\ndocker = \"off\"\n[[step]]\nid = \"idle\"\nrun = \"sleep 3\"\n"
             ),
         );
         let out = dir.join(format!("out-sampler-{hz}"));
@@ -234,7 +243,7 @@ fn spike_error(dir: &Path) {
             dir,
             name,
             &format!(
-                "[suite]\nruns = 5\nwarmup = 0\n[[step]]\nid = \"spike\"\nrun = '\"$BENCHMARK_EXE\" spike {mib} 20'\n"
+                "[suite]\nruns = 5\nwarmup = 0\n[monitor]\ndocker = \"off\"\n[[step]]\nid = \"spike\"\nrun = '\"$BENCHMARK_EXE\" spike {mib} 20'\n"
             ),
         )
     };
