@@ -1,10 +1,25 @@
 //! Per-step container monitoring: how many containers run (at a window's start, end and
 //! peak), and their aggregate CPU % and memory, from a thread of its own.
 //!
+//! The running-container count follows the daemon's event stream (`GET /events`, container
+//! `start` and `die`), applied to a set of running ids: every change reaches the peaks of
+//! all open windows at once, so a container that lives between two polls still counts, and
+//! opening or closing a window reads memory (no API call). The stream is subscribed with
+//! `since` = the monitor's clock before the first list (`GET /containers/json`), so events
+//! racing that list are replayed, not lost; applying them is idempotent. A re-list every
+//! `max(interval, 5 s)`, and after each reconnect of the stream (with backoff), guards
+//! against a lost stream.
+//!
+//! Remaining race: `docker run -d` returns once the container started, and the daemon emits
+//! `start` at that moment, but the event crosses a socket to the monitor thread; a window
+//! closed within that fraction of a millisecond may miss it (the peak is then low by the
+//! containers still in flight). Nothing says an event is in flight, so `end` does not wait.
+//! The monitor's clock stands in for the daemon's in the first `since`: against a remote
+//! daemon whose clock runs ahead, a few older events are replayed (counts settle at once;
+//! a window open meanwhile may see a peak one too high); one behind relies on the
+//! subscription reaching the daemon before the list, as it is sent first.
+//!
 //! Rates, chosen to keep the daemon calm:
-//! - the running-container count (`GET /containers/json`, a cheap call) every
-//!   `max(interval, 50 ms)`, plus one immediate count at each window's start and end so
-//!   short windows are right;
 //! - CPU and memory from one-shot stats (`GET /containers/{id}/stats?stream=false&one-shot=true`)
 //!   every `max(interval, 1 s)`, for at most [`STATS_PER_ROUND`] containers per round
 //!   (round-robin beyond that; the others keep their last values), never two rounds at
@@ -13,25 +28,33 @@
 //! CPU % needs two readings of a container (see [`super::stats`]), so a window shorter than
 //! two stats rounds may have no CPU figure: `None`, never a guess.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bollard::query_parameters::{ListContainersOptionsBuilder, StatsOptionsBuilder};
+use bollard::models::EventMessage;
+use bollard::query_parameters::{
+    EventsOptionsBuilder, ListContainersOptionsBuilder, StatsOptionsBuilder,
+};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, oneshot};
 
 use super::stats::{Aggregate, Reading, StatsBook};
 use super::{Client, DockerError, default_host, runtime};
 
 /// Most containers whose stats are read in one round.
 pub const STATS_PER_ROUND: usize = 16;
-/// Shortest interval between container counts.
+/// Shortest interval accepted (stats and re-lists are clamped further).
 const MIN_COUNT_INTERVAL: Duration = Duration::from_millis(50);
+/// Shortest interval between safety re-lists of the running containers.
+const MIN_RELIST_INTERVAL: Duration = Duration::from_secs(5);
+/// First and longest wait before re-subscribing to a stream that ended.
+const RECONNECT_BACKOFF: (Duration, Duration) =
+    (Duration::from_millis(100), Duration::from_secs(5));
 /// Shortest interval between stats rounds (the daemon's own collection period).
 const MIN_STATS_INTERVAL: Duration = Duration::from_secs(1);
 /// Per-request timeout of the monitor's client.
@@ -54,20 +77,24 @@ pub struct ContainerSummary {
     pub cpu_peak_pct: Option<f64>,
     /// Highest summed memory in use (less inactive page cache) of a stats round.
     pub mem_peak_bytes: Option<u64>,
-    /// Container counts in the window, its two edges included.
+    /// Changes of the running count seen in the window (events and re-lists), plus its
+    /// two edges.
     pub samples: u64,
 }
 
 /// What the monitor cost over its lifetime.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MonitorCost {
-    /// The count interval in force (after clamping).
+    /// The interval in force (after clamping); stats rounds run every `max(interval, 1 s)`,
+    /// re-lists every `max(interval, 5 s)`.
     pub interval: Duration,
-    /// Periodic container counts taken.
+    /// Full lists of the running containers (the first one, the periodic safety re-lists,
+    /// and one after each reconnect of the event stream).
     pub ticks: u64,
     /// Stats rounds completed.
     pub stats_rounds: u64,
-    /// Engine API requests made (counts, stats, edge counts; not the connection set-up).
+    /// Engine API requests made (lists, stats, one per event-stream (re)subscription; not
+    /// the connection set-up).
     pub api_calls: u64,
     /// CPU time (user + sys) of the monitor thread, which runs every request and its I/O:
     /// `CLOCK_THREAD_CPUTIME_ID` on Linux and macOS, zero elsewhere. The daemon's own work
@@ -98,19 +125,12 @@ pub struct Window {
 /// A running container monitor (a thread with its own tokio runtime).
 #[derive(Debug)]
 pub struct Monitor {
-    tx: mpsc::UnboundedSender<Command>,
+    stop: Option<oneshot::Sender<()>>,
     shared: Arc<Mutex<Shared>>,
     thread: Option<JoinHandle<Duration>>,
     started: Instant,
     interval: Duration,
     host: String,
-}
-
-#[derive(Debug)]
-enum Command {
-    /// Count running containers now and reply with the count.
-    Count(SyncSender<Option<u64>>),
-    Stop,
 }
 
 impl Monitor {
@@ -125,7 +145,7 @@ impl Monitor {
     pub fn start_on(host: &str, interval: Duration) -> Result<Monitor, DockerError> {
         let interval = interval.max(MIN_COUNT_INTERVAL);
         let shared = Arc::new(Mutex::new(Shared::default()));
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = oneshot::channel();
         let (ready_tx, ready_rx) = sync_channel(1);
         let thread = {
             let (host, shared) = (host.to_string(), Arc::clone(&shared));
@@ -137,7 +157,7 @@ impl Monitor {
         let started = Instant::now();
         match ready_rx.recv() {
             Ok(Ok(())) => Ok(Monitor {
-                tx,
+                stop: Some(tx),
                 shared,
                 thread: Some(thread),
                 started,
@@ -162,22 +182,20 @@ impl Monitor {
         &self.host
     }
 
-    /// Open a window: counts running containers now (start value).
+    /// Open a window: the running count now (start value), from memory.
     pub fn begin(&self) -> Window {
-        let now = self.count_now();
         let mut s = lock(&self.shared);
-        let n = now.or(s.last_count).unwrap_or(0);
+        let n = s.running.len() as u64;
         let id = s.next_window;
         s.next_window += 1;
         s.windows.insert(id, Acc::new(n));
         Window { id }
     }
 
-    /// Close a window: counts running containers now (end value) and summarises.
+    /// Close a window: the running count now (end value), from memory, and the summary.
     pub fn end(&self, w: Window) -> ContainerSummary {
-        let now = self.count_now();
         let mut s = lock(&self.shared);
-        let end = now.or(s.last_count).unwrap_or(0);
+        let end = s.running.len() as u64;
         match s.windows.remove(&w.id) {
             Some(acc) => acc.finish(end),
             None => Acc::new(end).finish(end),
@@ -199,21 +217,14 @@ impl Monitor {
     }
 
     fn shutdown(&mut self) -> Duration {
-        let _ = self.tx.send(Command::Stop);
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
         match self.thread.take().map(JoinHandle::join) {
             Some(Ok(cpu)) => cpu,
             Some(Err(p)) => std::panic::resume_unwind(p),
             None => Duration::ZERO,
         }
-    }
-
-    /// An immediate count through the monitor thread; `None` if it cannot answer.
-    fn count_now(&self) -> Option<u64> {
-        let (reply, rx) = sync_channel(1);
-        self.tx.send(Command::Count(reply)).ok()?;
-        rx.recv_timeout(REQUEST_TIMEOUT + Duration::from_secs(1))
-            .ok()
-            .flatten()
     }
 }
 
@@ -230,20 +241,80 @@ impl Drop for Monitor {
 struct Shared {
     windows: HashMap<u64, Acc>,
     next_window: u64,
-    last_count: Option<u64>,
-    /// Ids of the running containers at the last count, sorted.
-    running: Vec<String>,
+    /// Ids of the running containers, as events and lists tell.
+    running: BTreeSet<String>,
+    /// While a list is in flight: ids that events changed meanwhile (newer than the list).
+    relisting: Option<HashSet<String>>,
     book: StatsBook,
     ticks: u64,
     stats_rounds: u64,
     api_calls: u64,
 }
 
+/// What a container event does to the running set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Start,
+    Die,
+}
+
+impl Change {
+    /// The change an event stands for and its container id; `None` for any other event.
+    fn of(msg: &EventMessage) -> Option<(Change, String)> {
+        let change = match msg.action.as_deref()? {
+            "start" => Change::Start,
+            "die" => Change::Die,
+            _ => return None,
+        };
+        Some((change, msg.actor.as_ref()?.id.clone()?))
+    }
+}
+
 impl Shared {
-    fn record_count(&mut self, ids: Vec<String>) {
-        let n = ids.len() as u64;
-        self.last_count = Some(n);
-        self.running = ids;
+    /// Apply one event. Idempotent: a second `start`, or the `die` of an id not running,
+    /// changes nothing (replayed events overlap the first list).
+    fn apply(&mut self, change: Change, id: String) {
+        if let Some(touched) = &mut self.relisting {
+            touched.insert(id.clone());
+        }
+        let changed = match change {
+            Change::Start => self.running.insert(id),
+            Change::Die => self.running.remove(&id),
+        };
+        if changed {
+            self.count_changed();
+        }
+    }
+
+    /// A list is about to be asked for.
+    fn relist_begin(&mut self) {
+        self.relisting = Some(HashSet::new());
+    }
+
+    /// A list answered (`None`: it failed). Its ids replace the set, except those that
+    /// events changed while it was in flight: those events are the newer truth.
+    fn relist_end(&mut self, listed: Option<Vec<String>>) {
+        let touched = self.relisting.take().unwrap_or_default();
+        let Some(ids) = listed else { return };
+        self.ticks += 1;
+        let before = self.running.len();
+        let mut next: BTreeSet<String> =
+            ids.into_iter().filter(|id| !touched.contains(id)).collect();
+        next.extend(
+            self.running
+                .iter()
+                .filter(|id| touched.contains(*id))
+                .cloned(),
+        );
+        self.running = next;
+        if self.running.len() != before {
+            self.count_changed();
+        }
+    }
+
+    /// Every open window sees the new count at once.
+    fn count_changed(&mut self) {
+        let n = self.running.len() as u64;
         for acc in self.windows.values_mut() {
             acc.count(n);
         }
@@ -254,6 +325,10 @@ impl Shared {
         for acc in self.windows.values_mut() {
             acc.stats(agg);
         }
+    }
+
+    fn running_ids(&self) -> Vec<String> {
+        self.running.iter().cloned().collect()
     }
 }
 
@@ -303,7 +378,7 @@ impl Acc {
         }
     }
 
-    /// The summary, given the end count (already counted as a sample when it was taken).
+    /// The summary, given the end count (the second edge sample).
     fn finish(self, end: u64) -> ContainerSummary {
         ContainerSummary {
             containers_start: self.start,
@@ -312,7 +387,7 @@ impl Acc {
             cpu_avg_pct: (self.cpu_n > 0).then(|| self.cpu_sum / self.cpu_n as f64),
             cpu_peak_pct: self.cpu_peak,
             mem_peak_bytes: self.mem_peak,
-            samples: self.samples,
+            samples: self.samples + 1,
         }
     }
 }
@@ -321,16 +396,13 @@ fn thread_main(
     host: &str,
     interval: Duration,
     shared: Arc<Mutex<Shared>>,
-    rx: mpsc::UnboundedReceiver<Command>,
+    stop: oneshot::Receiver<()>,
     ready: SyncSender<Result<(), DockerError>>,
 ) -> Duration {
     match runtime() {
         Ok(rt) => rt.block_on(async {
             match Client::connect(host, REQUEST_TIMEOUT).await {
-                Ok(client) => {
-                    let _ = ready.send(Ok(()));
-                    run(client, interval, shared, rx).await;
-                }
+                Ok(client) => run(client, interval, shared, stop, ready).await,
                 Err(e) => {
                     let _ = ready.send(Err(e));
                 }
@@ -347,29 +419,36 @@ async fn run(
     client: Client,
     interval: Duration,
     shared: Arc<Mutex<Shared>>,
-    mut rx: mpsc::UnboundedReceiver<Command>,
+    mut stop: oneshot::Receiver<()>,
+    ready: SyncSender<Result<(), DockerError>>,
 ) {
     use tokio::time::MissedTickBehavior;
     let started = Instant::now();
-    let mut counts = tokio::time::interval(interval);
-    counts.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // Subscribe from a moment before the first list: what happens in between is replayed.
+    let since = SystemTime::now();
+    let reconnected = Arc::new(Notify::new());
+    tokio::spawn(pump(
+        client.clone(),
+        Arc::clone(&shared),
+        Arc::clone(&reconnected),
+        since,
+    ));
+    // Let the pump send its subscription before the list is asked for.
+    tokio::task::yield_now().await;
+    relist(&client, &shared).await;
+    // Windows open only once the first list is in.
+    let _ = ready.send(Ok(()));
+    let period = interval.max(MIN_RELIST_INTERVAL);
+    let mut relists = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    relists.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut stats = tokio::time::interval(interval.max(MIN_STATS_INTERVAL));
     stats.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let busy = Arc::new(AtomicBool::new(false));
     loop {
         tokio::select! {
-            cmd = rx.recv() => match cmd {
-                Some(Command::Count(reply)) => {
-                    let n = count(&client, &shared).await;
-                    let _ = reply.send(n);
-                }
-                Some(Command::Stop) | None => break,
-            },
-            _ = counts.tick() => {
-                if count(&client, &shared).await.is_some() {
-                    lock(&shared).ticks += 1;
-                }
-            }
+            _ = &mut stop => break,
+            _ = relists.tick() => relist(&client, &shared).await,
+            () = reconnected.notified() => relist(&client, &shared).await,
             _ = stats.tick() => {
                 if !busy.swap(true, Ordering::AcqRel) {
                     let (client, shared, busy) = (client.clone(), Arc::clone(&shared), Arc::clone(&busy));
@@ -383,24 +462,67 @@ async fn run(
     }
 }
 
-/// Count running containers and record the count in every open window.
-async fn count(client: &Client, shared: &Mutex<Shared>) -> Option<u64> {
+/// Follow the daemon's container `start` and `die` events into the running set, for good:
+/// a stream that ends or fails is subscribed again after a growing pause, from the last
+/// event seen (the daemon replays what it still holds), and a re-list is asked for.
+async fn pump(
+    client: Client,
+    shared: Arc<Mutex<Shared>>,
+    reconnected: Arc<Notify>,
+    mut since: SystemTime,
+) {
+    let mut backoff = RECONNECT_BACKOFF.0;
+    let mut first = true;
+    loop {
+        let mut stream = client.docker.events(Some(events_options(since)));
+        lock(&shared).api_calls += 1;
+        if !first {
+            reconnected.notify_one();
+        }
+        first = false;
+        while let Some(Ok(msg)) = stream.next().await {
+            backoff = RECONNECT_BACKOFF.0;
+            if let Some(t) = msg.time_nano.and_then(|n| u64::try_from(n).ok()) {
+                since = UNIX_EPOCH + Duration::from_nanos(t);
+            }
+            if let Some((change, id)) = Change::of(&msg) {
+                lock(&shared).apply(change, id);
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(RECONNECT_BACKOFF.1);
+    }
+}
+
+/// Container `start` and `die` events from `since` (seconds.nanoseconds since the epoch).
+fn events_options(since: SystemTime) -> bollard::query_parameters::EventsOptions {
+    let since = since.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let since = format!("{}.{:09}", since.as_secs(), since.subsec_nanos());
+    let filters = HashMap::from([("type", vec!["container"]), ("event", vec!["start", "die"])]);
+    EventsOptionsBuilder::default()
+        .since(&since)
+        .filters(&filters)
+        .build()
+}
+
+/// List the running containers and reconcile the set with the answer.
+async fn relist(client: &Client, shared: &Mutex<Shared>) {
+    lock(shared).relist_begin();
     let opts = ListContainersOptionsBuilder::default().all(false).build();
     let listed = client.docker.list_containers(Some(opts)).await;
     let mut s = lock(shared);
     s.api_calls += 1;
-    let mut ids: Vec<String> = listed.ok()?.into_iter().filter_map(|c| c.id).collect();
-    ids.sort();
-    let n = ids.len() as u64;
-    s.record_count(ids);
-    Some(n)
+    let ids = listed
+        .ok()
+        .map(|l| l.into_iter().filter_map(|c| c.id).collect());
+    s.relist_end(ids);
 }
 
 /// Read one-shot stats of up to [`STATS_PER_ROUND`] running containers, concurrently.
 async fn stats_round(client: &Client, shared: &Mutex<Shared>, started: Instant) {
     let pick = {
         let mut s = lock(shared);
-        let running = s.running.clone();
+        let running = s.running_ids();
         s.book.pick(&running, STATS_PER_ROUND)
     };
     let reads = pick.iter().map(|id| async move {
@@ -424,7 +546,7 @@ async fn stats_round(client: &Client, shared: &Mutex<Shared>, started: Instant) 
         .into_iter()
         .filter_map(|(id, r)| r.map(|r| (id, r)))
         .collect();
-    let running = s.running.clone();
+    let running = s.running_ids();
     let agg = s.book.update(&running, readings);
     s.record_stats(agg);
 }
@@ -458,7 +580,7 @@ mod tests {
             (s.containers_start, s.containers_peak, s.containers_end),
             (1, 3, 0)
         );
-        assert_eq!(s.samples, 3);
+        assert_eq!(s.samples, 4, "two changes and two edges");
         assert_eq!(
             (s.cpu_avg_pct, s.cpu_peak_pct, s.mem_peak_bytes),
             (None, None, None)
@@ -486,18 +608,86 @@ mod tests {
         assert_eq!(s.mem_peak_bytes, Some(300));
     }
 
+    fn ids(s: &Shared) -> Vec<&str> {
+        s.running.iter().map(String::as_str).collect()
+    }
+
     #[test]
-    fn counts_reach_every_open_window() {
+    fn events_apply_idempotently_and_reach_every_open_window() {
         let mut s = Shared::default();
         s.windows.insert(0, Acc::new(0));
-        s.record_count(vec!["a".into(), "b".into()]);
+        s.apply(Change::Start, "a".into());
+        s.apply(Change::Start, "b".into());
+        s.apply(Change::Start, "a".into()); // duplicate (a replay): no change
         s.windows.insert(1, Acc::new(2));
-        s.record_count(vec!["a".into()]);
+        s.apply(Change::Die, "zzz".into()); // never seen running: no change
+        s.apply(Change::Die, "b".into());
+        s.apply(Change::Die, "b".into()); // duplicate: no change
+        assert_eq!(ids(&s), ["a"]);
         let outer = s.windows.remove(&0).unwrap().finish(1);
         let inner = s.windows.remove(&1).unwrap().finish(1);
-        assert_eq!((outer.containers_peak, outer.samples), (2, 3));
-        assert_eq!((inner.containers_peak, inner.samples), (2, 2));
-        assert_eq!(s.last_count, Some(1));
+        assert_eq!((outer.containers_peak, outer.samples), (2, 5));
+        assert_eq!((inner.containers_peak, inner.samples), (2, 3));
+    }
+
+    #[test]
+    fn a_short_lived_container_is_in_the_peak() {
+        let mut s = Shared::default();
+        s.windows.insert(0, Acc::new(0));
+        s.apply(Change::Start, "x".into());
+        s.apply(Change::Die, "x".into());
+        let w = s.windows.remove(&0).unwrap().finish(0);
+        assert_eq!(
+            (w.containers_start, w.containers_peak, w.containers_end),
+            (0, 1, 0)
+        );
+    }
+
+    #[test]
+    fn a_list_replaces_the_set_but_not_what_events_changed_meanwhile() {
+        let mut s = Shared::default();
+        s.apply(Change::Start, "a".into());
+        s.apply(Change::Start, "gone".into());
+        s.relist_begin();
+        // While the list is in flight: "c" starts and "a" dies, after the list was taken.
+        s.apply(Change::Start, "c".into());
+        s.apply(Change::Die, "a".into());
+        s.relist_end(Some(vec!["a".into(), "b".into()]));
+        assert_eq!(
+            ids(&s),
+            ["b", "c"],
+            "a missed start (b) and a missed die (gone)"
+        );
+        assert_eq!(s.ticks, 1);
+        s.relist_begin();
+        s.relist_end(None);
+        assert_eq!(
+            (ids(&s), s.ticks, s.relisting.is_none()),
+            (vec!["b", "c"], 1, true)
+        );
+    }
+
+    #[test]
+    fn only_start_and_die_of_a_container_change_the_set() {
+        let event = |action: &str, id: Option<&str>| EventMessage {
+            action: Some(action.into()),
+            actor: Some(bollard::models::EventActor {
+                id: id.map(String::from),
+                attributes: None,
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            Change::of(&event("start", Some("x"))),
+            Some((Change::Start, "x".into()))
+        );
+        assert_eq!(
+            Change::of(&event("die", Some("x"))),
+            Some((Change::Die, "x".into()))
+        );
+        assert_eq!(Change::of(&event("destroy", Some("x"))), None);
+        assert_eq!(Change::of(&event("start", None)), None);
+        assert_eq!(Change::of(&EventMessage::default()), None);
     }
 
     #[test]
