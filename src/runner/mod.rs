@@ -115,6 +115,11 @@ pub fn run(
         monitor: monitor.as_ref(),
         fifo_dir: fifo_dir.path().to_owned(),
         method: None,
+        // A suite that sets PATH keeps the lookup in the child, under its own PATH.
+        shell: (!suite.env.contains_key("PATH"))
+            .then(|| preflight::find_on_path(&suite.shell[0]))
+            .flatten()
+            .map_or_else(|| suite.shell[0].clone().into(), PathBuf::into_os_string),
         probe_label: format!(
             "{}-{}",
             std::process::id(),
@@ -392,6 +397,8 @@ struct Ctx<'a> {
     method: Option<exec::Method>,
     /// The `benchmark.run` label of this invocation's probe containers.
     probe_label: String,
+    /// The shell, found on PATH once rather than searched for by every step's child.
+    shell: OsString,
 }
 
 impl Ctx<'_> {
@@ -537,7 +544,7 @@ impl Ctx<'_> {
         let mut args: Vec<OsString> = suite.shell[1..].iter().map(Into::into).collect();
         args.push(run.into());
         ExecSpec {
-            program: suite.shell[0].clone().into(),
+            program: self.shell.clone(),
             args,
             env: suite
                 .env
