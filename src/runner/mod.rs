@@ -690,8 +690,7 @@ impl Ctx<'_> {
         deadline: Option<Instant>,
     ) -> Result<StepRun> {
         let log_rel = format!("logs/{dir_name}/{}.log", step.id);
-        let log = fs::File::create(self.opts.output.join(&log_rel)).ok();
-        let mut sink = StepSink::new(log);
+        let mut sink = StepSink::new(Some(self.opts.output.join(&log_rel)));
         let mut spec = self.spec(run, &step.env, min_timeout(step.timeout, deadline));
         let fifo = self
             .fifo_dir
@@ -710,7 +709,7 @@ impl Ctx<'_> {
         let mut rec = record::step_record(
             &step.id, &step.name, None, &outcome, status, &resources, &sink,
         );
-        rec.log = Some(log_rel);
+        rec.log = sink.has_log().then_some(log_rel);
         if self.method.is_none() {
             self.method = Some(outcome.method.clone());
         }

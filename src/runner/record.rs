@@ -13,7 +13,10 @@ use crate::receipt::{CgroupRecord, Metric, Phase, Status, StepRecord};
 /// Collects a step's output: everything to its log, control lines parsed on arrival.
 #[derive(Debug, Default)]
 pub(crate) struct StepSink {
-    pub log: Option<BufWriter<File>>,
+    /// Where the log goes; the file is created with the first output, so a silent step
+    /// leaves no file (and no metadata for the receipts' fsync to commit).
+    log_path: Option<std::path::PathBuf>,
+    log: Option<BufWriter<File>>,
     stdout: LineSplitter,
     control: LineSplitter,
     pub metrics: Vec<Metric>,
@@ -28,11 +31,16 @@ pub(crate) struct StepSink {
 const TAIL_LINES: usize = 20;
 
 impl StepSink {
-    pub fn new(log: Option<File>) -> Self {
+    pub fn new(log_path: Option<std::path::PathBuf>) -> Self {
         Self {
-            log: log.map(BufWriter::new),
+            log_path,
             ..Self::default()
         }
+    }
+
+    /// Whether the step wrote anything, so that its log exists.
+    pub fn has_log(&self) -> bool {
+        self.log.is_some()
     }
 
     /// Flush the partial lines and the log.
@@ -60,8 +68,13 @@ impl StepSink {
 
 impl OutputSink for StepSink {
     fn chunk(&mut self, stream: Stream, data: &[u8], at: Instant) {
-        if let Some(log) = &mut self.log {
+        if self.log.is_none()
+            && let Some(path) = self.log_path.take()
+        {
             // A full disk must not fail the measurement; the log is best effort.
+            self.log = File::create(path).ok().map(BufWriter::new);
+        }
+        if let Some(log) = &mut self.log {
             let _ = log.write_all(data);
         }
         let Self {

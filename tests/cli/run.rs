@@ -157,6 +157,10 @@ run = "touch teardown-ran"
     );
     let log = std::fs::read_to_string(b.path("bench-out/logs/run_1/breaks.log")).unwrap();
     assert_eq!(log, "something went wrong\n");
+    assert_eq!(run.steps[1].log.as_deref(), Some("logs/run_1/breaks.log"));
+    // A silent step leaves no log file.
+    assert_eq!(run.steps[0].log, None);
+    assert!(!b.path("bench-out/logs/run_1/ok.log").exists());
 }
 
 #[test]
