@@ -130,7 +130,6 @@ pub struct Monitor {
     thread: Option<JoinHandle<Duration>>,
     started: Instant,
     interval: Duration,
-    host: String,
 }
 
 impl Monitor {
@@ -162,7 +161,6 @@ impl Monitor {
                 thread: Some(thread),
                 started,
                 interval,
-                host: host.to_string(),
             }),
             Ok(Err(e)) => {
                 let _ = thread.join();
@@ -175,11 +173,6 @@ impl Monitor {
                 )),
             }),
         }
-    }
-
-    /// The endpoint being monitored.
-    pub fn host(&self) -> &str {
-        &self.host
     }
 
     /// Open a window: the running count now (start value), from memory.

@@ -24,13 +24,6 @@ pub struct HostState {
     pub on_battery: Option<bool>,
 }
 
-impl HostState {
-    /// Load average per logical CPU.
-    pub fn load_per_core(&self, cores: usize) -> Option<f64> {
-        Some(self.load_avg_1m? / cores.max(1) as f64)
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CpuGovernor {
     pub cpu: u32,

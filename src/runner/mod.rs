@@ -713,14 +713,14 @@ impl Ctx<'_> {
         if self.method.is_none() {
             self.method = Some(outcome.method.clone());
         }
-        let mut errors = sink.errors.clone();
+        let mut errors = sink.heard.errors.clone();
         if status == Status::TimedOut {
             errors.push(format!(
                 "timed out after {} and was killed with its whole process tree",
                 humantime::format_duration(round_ms(outcome.wall))
             ));
         }
-        let tail = sink.tail.iter().cloned().collect();
+        let tail = sink.heard.tail.iter().cloned().collect();
         Ok(StepRun {
             record: rec,
             tail,
@@ -769,14 +769,15 @@ impl Ctx<'_> {
 }
 
 fn last_lines(sink: &StepSink) -> String {
-    let n = sink.tail.len().min(5);
+    let n = sink.heard.tail.len().min(5);
     if n == 0 {
         return String::new();
     }
     let lines: Vec<_> = sink
+        .heard
         .tail
         .iter()
-        .skip(sink.tail.len() - n)
+        .skip(sink.heard.tail.len() - n)
         .cloned()
         .collect();
     format!(": {}", lines.join(" | "))

@@ -19,6 +19,12 @@ pub(crate) struct StepSink {
     log: Option<BufWriter<File>>,
     stdout: LineSplitter,
     control: LineSplitter,
+    pub heard: Heard,
+}
+
+/// What a step's output lines said.
+#[derive(Debug, Default)]
+pub(crate) struct Heard {
     pub metrics: Vec<Metric>,
     /// Phase boundaries, stamped on arrival.
     pub marks: Vec<(String, Instant)>,
@@ -26,6 +32,33 @@ pub(crate) struct StepSink {
     pub errors: Vec<String>,
     /// The last lines of output, for the message when the step fails.
     pub tail: std::collections::VecDeque<String>,
+}
+
+impl Heard {
+    /// One complete line; `keep_tail` for streams whose ordinary lines explain failures.
+    fn line(&mut self, line: &str, at: Instant, keep_tail: bool) {
+        match control::parse(line) {
+            None => {
+                if keep_tail {
+                    self.push_tail(line);
+                }
+            }
+            Some(Ok(Control::Metric { name, value, unit })) => {
+                self.metrics.push(Metric { name, value, unit })
+            }
+            Some(Ok(Control::Phase { name })) => self.marks.push((name, at)),
+            Some(Err(e)) => self
+                .errors
+                .push(format!("control line `{}` ignored: {e}", line.trim())),
+        }
+    }
+
+    fn push_tail(&mut self, line: &str) {
+        if self.tail.len() == TAIL_LINES {
+            self.tail.pop_front();
+        }
+        self.tail.push_back(line.to_owned());
+    }
 }
 
 const TAIL_LINES: usize = 20;
@@ -45,21 +78,9 @@ impl StepSink {
 
     /// Flush the partial lines and the log.
     pub fn finish(&mut self, at: Instant) {
-        let Self {
-            stdout,
-            control,
-            metrics,
-            marks,
-            errors,
-            tail,
-            ..
-        } = self;
-        stdout.finish(at, |l, at| {
-            on_line(l, at, true, metrics, marks, errors, tail)
-        });
-        control.finish(at, |l, at| {
-            on_line(l, at, false, metrics, marks, errors, tail)
-        });
+        let heard = &mut self.heard;
+        self.stdout.finish(at, |l, at| heard.line(l, at, true));
+        self.control.finish(at, |l, at| heard.line(l, at, false));
         if let Some(log) = &mut self.log {
             let _ = log.flush();
         }
@@ -77,59 +98,19 @@ impl OutputSink for StepSink {
         if let Some(log) = &mut self.log {
             let _ = log.write_all(data);
         }
-        let Self {
-            stdout,
-            control,
-            metrics,
-            marks,
-            errors,
-            tail,
-            ..
-        } = self;
+        let heard = &mut self.heard;
         match stream {
-            Stream::Stdout => stdout.feed(data, at, |l, at| {
-                on_line(l, at, true, metrics, marks, errors, tail)
-            }),
-            Stream::Control => control.feed(data, at, |l, at| {
-                on_line(l, at, false, metrics, marks, errors, tail)
-            }),
+            Stream::Stdout => self.stdout.feed(data, at, |l, at| heard.line(l, at, true)),
+            Stream::Control => self
+                .control
+                .feed(data, at, |l, at| heard.line(l, at, false)),
+            // stderr carries no control lines, but its last lines explain failures.
             Stream::Stderr => {
-                // stderr carries no control lines, but its last lines explain failures.
                 for l in String::from_utf8_lossy(data).lines() {
-                    push_tail(tail, l);
+                    heard.push_tail(l);
                 }
             }
         }
-    }
-}
-
-fn push_tail(tail: &mut std::collections::VecDeque<String>, line: &str) {
-    if tail.len() == TAIL_LINES {
-        tail.pop_front();
-    }
-    tail.push_back(line.to_owned());
-}
-
-fn on_line(
-    line: &str,
-    at: Instant,
-    keep_tail: bool,
-    metrics: &mut Vec<Metric>,
-    marks: &mut Vec<(String, Instant)>,
-    errors: &mut Vec<String>,
-    tail: &mut std::collections::VecDeque<String>,
-) {
-    match control::parse(line) {
-        None => {
-            if keep_tail {
-                push_tail(tail, line);
-            }
-        }
-        Some(Ok(Control::Metric { name, value, unit })) => {
-            metrics.push(Metric { name, value, unit })
-        }
-        Some(Ok(Control::Phase { name })) => marks.push((name, at)),
-        Some(Err(e)) => errors.push(format!("control line `{}` ignored: {e}", line.trim())),
     }
 }
 
@@ -210,8 +191,12 @@ pub(crate) fn step_record(
         measurement: outcome.method.name.clone(),
         resources: *resources,
         containers: None,
-        metrics: sink.metrics.clone(),
-        phases: phases(&sink.marks, outcome.started, outcome.started + outcome.wall),
+        metrics: sink.heard.metrics.clone(),
+        phases: phases(
+            &sink.heard.marks,
+            outcome.started,
+            outcome.started + outcome.wall,
+        ),
         leftover_processes: outcome
             .leftovers
             .as_ref()
@@ -257,12 +242,12 @@ mod tests {
             t,
         );
         sink.finish(t);
-        let names: Vec<_> = sink.metrics.iter().map(|m| m.name.as_str()).collect();
+        let names: Vec<_> = sink.heard.metrics.iter().map(|m| m.name.as_str()).collect();
         assert_eq!(names, ["a", "b"]);
-        assert_eq!(sink.metrics[0].unit.as_deref(), Some("ms"));
-        assert_eq!(sink.marks.len(), 1);
-        assert_eq!(sink.errors.len(), 1);
-        assert!(sink.errors[0].contains("not a finite number"));
-        assert_eq!(sink.tail, ["hello", "::bench:: metric ignored 1"]);
+        assert_eq!(sink.heard.metrics[0].unit.as_deref(), Some("ms"));
+        assert_eq!(sink.heard.marks.len(), 1);
+        assert_eq!(sink.heard.errors.len(), 1);
+        assert!(sink.heard.errors[0].contains("not a finite number"));
+        assert_eq!(sink.heard.tail, ["hello", "::bench:: metric ignored 1"]);
     }
 }
