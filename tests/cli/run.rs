@@ -358,3 +358,32 @@ fn on_a_terminal_progress_names_the_running_step() {
     );
     assert!(screen.contains("receipts: "), "{screen}");
 }
+
+#[test]
+fn shell_argv_and_working_dir_apply_and_quiet_drops_progress() {
+    let b = bench().file(
+        "suites/s.toml",
+        r#"
+[suite]
+runs = 1
+warmup = 0
+shell = ["sh", "-eu", "-c"]
+working_dir = "work"
+[[step]]
+id = "probe"
+run = 'pwd > where.txt; echo "$-" > flags.txt'
+"#,
+    );
+    std::fs::create_dir(b.path("suites/work")).unwrap();
+    let done = b.run_args(&["run", "suites/s.toml", "--quiet"]).code(0);
+    // Steps run in working_dir, resolved against the suite file's directory.
+    let work = std::fs::canonicalize(b.path("suites/work")).unwrap();
+    let where_ = std::fs::read_to_string(work.join("where.txt")).unwrap();
+    assert_eq!(std::path::Path::new(where_.trim()), work);
+    // The shell prefix is used as given.
+    let flags = std::fs::read_to_string(work.join("flags.txt")).unwrap();
+    assert!(flags.contains('e') && flags.contains('u'), "{flags}");
+    // --quiet: no progress on stderr; the table still on stdout.
+    assert!(!done.stderr().contains("run 1/1"), "{}", done.stderr());
+    done.stdout_has("probe");
+}
