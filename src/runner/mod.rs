@@ -672,6 +672,7 @@ impl Ctx<'_> {
             phases,
             leftover_processes: None,
             log: None,
+            harness: None,
         };
         StepRun {
             record,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::control::{self, Control, LineSplitter};
 use crate::measure::exec::{ExecOutcome, OutputSink, Stream};
 use crate::measure::{ResourceSummary, Termination};
-use crate::receipt::{CgroupRecord, Metric, Phase, Status, StepRecord};
+use crate::receipt::{CgroupRecord, HarnessRecord, Metric, Phase, Status, StepRecord};
 
 /// Collects a step's output: everything to its log, control lines parsed on arrival.
 #[derive(Debug, Default)]
@@ -203,6 +203,12 @@ pub(crate) fn step_record(
             .and_then(|l| l.count())
             .map(|n| n as u64),
         log: None,
+        harness: Some(HarnessRecord {
+            spawn_ms: ms(outcome.harness.spawn),
+            cgroup_join_ms: outcome.harness.cgroup_join.map(ms),
+            finish_ms: ms(outcome.harness.finish),
+            cpu_ms: outcome.harness.cpu.map(ms),
+        }),
     }
 }
 
