@@ -19,7 +19,10 @@
       src = lib.fileset.toSource {
         inherit root;
         fileset = lib.fileset.unions [
-          (craneLib.fileset.commonCargoSources root)
+          # The xtask (the project's own chores) is a workspace member that the package
+          # never builds: keep its manifest, so the workspace loads, and leave its code out.
+          (lib.fileset.difference (craneLib.fileset.commonCargoSources root) ../xtask)
+          ../xtask/Cargo.toml
           (lib.fileset.maybeMissing ../tests)
           (lib.fileset.maybeMissing ../benches)
           (lib.fileset.fileFilter (
