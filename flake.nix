@@ -21,7 +21,17 @@
       let
         # The reusable modules close over this flake's inputs, so that another flake can
         # import them without adding crane or rust-overlay to its own inputs.
-        modules = {
+        # Each carries a `key`, so that the module system imports it once however many
+        # routes lead to it (`default` and the module itself): importApply returns a new
+        # function each time, which it cannot otherwise tell apart ("option … is already
+        # declared"). Not flake-parts' own `…/flake.nix#flakeModules.NAME`, which wraps
+        # the exported module: the same key inside would be skipped as seen.
+        keyed = name: module: {
+          key = "${toString ./.}#benchmark.modules.${name}";
+          _file = "${toString ./.}/flake.nix#modules.${name}";
+          imports = [ module ];
+        };
+        modules = builtins.mapAttrs keyed {
           toolchain = flake-parts-lib.importApply ./modules/toolchain.nix {
             inherit (inputs) crane rust-overlay;
           };
