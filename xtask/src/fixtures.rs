@@ -259,7 +259,7 @@ fn criterion(sh: &Shell, root: &Path, out: &Path, work: &Path) -> Result<Provena
     Ok(Provenance {
         tool: format!("criterion {version} ({rustc})"),
         commands: vec![format!(
-            "CRITERION_HOME=$PWD/criterion cargo bench --locked --manifest-path xtask/fixtures/criterion/Cargo.toml --bench fixture -- {}   # twice",
+            "CRITERION_HOME=$SCRATCH cargo bench --locked --manifest-path xtask/fixtures/criterion/Cargo.toml --bench fixture -- {}   # twice\ncp -r $SCRATCH criterion   # without report/",
             quick.join(" ")
         )],
         files,
