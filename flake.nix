@@ -3,6 +3,9 @@
 
   inputs = {
     nixpkgs.url = "github:NixOS/nixpkgs/nixpkgs-unstable";
+    # Intel Macs, frozen at 26.05: nixpkgs 26.11 dropped x86_64-darwin (every package
+    # throws there), and 26.05 is the last release that builds for it (README, Nix).
+    nixpkgs-x86_64-darwin.url = "github:NixOS/nixpkgs/nixpkgs-26.05-darwin";
     flake-parts = {
       url = "github:hercules-ci/flake-parts";
       inputs.nixpkgs-lib.follows = "nixpkgs";
@@ -19,6 +22,9 @@
     flake-parts.lib.mkFlake { inherit inputs; } (
       { flake-parts-lib, self, ... }:
       let
+        nixpkgsFor =
+          system: if system == "x86_64-darwin" then inputs.nixpkgs-x86_64-darwin else inputs.nixpkgs;
+
         # The reusable modules close over this flake's inputs, so that another flake can
         # import them without adding crane or rust-overlay to its own inputs.
         # Each carries a `key`, so that the module system imports it once however many
@@ -59,11 +65,11 @@
 
         # The locked nixpkgs, named directly: flake-parts' default goes through inputs', which
         # needs a marker on inputs that Nix 2.8 does not set, and this flake is also evaluated
-        # offline with Debian's Nix 2.8.
+        # offline with Debian's Nix 2.8. x86_64-darwin takes its own, frozen input.
         perSystem =
           { system, ... }:
           {
-            _module.args.pkgs = inputs.nixpkgs.legacyPackages.${system};
+            _module.args.pkgs = (nixpkgsFor system).legacyPackages.${system};
           };
 
         flake.flakeModules = modules // {
