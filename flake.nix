@@ -61,16 +61,27 @@
           ./nix/crate.nix
           ./nix/devshell.nix
           ./nix/image.nix
+          ./nix/vm-test.nix
         ];
 
         # The locked nixpkgs, named directly: flake-parts' default goes through inputs', which
         # needs a marker on inputs that Nix 2.8 does not set, and this flake is also evaluated
         # offline with Debian's Nix 2.8. x86_64-darwin takes its own, frozen input.
         perSystem =
-          { system, ... }:
+          { pkgs, system, ... }:
           {
             _module.args.pkgs = (nixpkgsFor system).legacyPackages.${system};
+            # `nix fmt`: the Nix files in nixpkgs' own style
+            formatter = pkgs.nixfmt;
           };
+
+        # `benchmark` for your own nixpkgs: `nixpkgs.overlays = [ benchmark.overlays.default ]`.
+        # The build is this flake's (its toolchain pin and lock), for the system at hand.
+        flake.overlays.default = _final: prev: {
+          benchmark =
+            self.packages.${prev.stdenv.hostPlatform.system}.benchmark
+              or (throw "benchmark: no package for ${prev.stdenv.hostPlatform.system}");
+        };
 
         flake.flakeModules = modules // {
           default.imports = builtins.attrValues modules;

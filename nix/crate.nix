@@ -61,6 +61,8 @@
           env = commonArgs.env // {
             BENCHMARK_COMMIT = self.shortRev or self.dirtyShortRev or "unknown";
           };
+          # for other checks that build from the same sources (nix/vm-test.nix)
+          passthru = { inherit commonArgs cargoArtifacts; };
           meta = {
             inherit (cargoToml.package) description;
             homepage = cargoToml.package.repository;
