@@ -57,7 +57,7 @@ fn missing_packages() -> Vec<&'static str> {
 }
 
 /// `apt-get update` and install, quietly; an error says which packages.
-pub fn install_packages(packages: &[&str]) -> Result<()> {
+fn install_packages(packages: &[&str]) -> Result<()> {
     tools::require(
         "apt-get",
         "this task installs Debian packages; install them yourself on other systems",

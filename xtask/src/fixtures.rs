@@ -128,10 +128,8 @@ fn hyperfine(sh: &Shell, out: &Path) -> Result<Provenance> {
     let params = out.join("parameters.json");
     let failing = out.join("failing.json");
     let commands = [
-        format!(
-            "hyperfine -N --warmup 1 --runs 10 --export-json {} 'sleep 0.01' 'sleep 0.02'",
-            "basic.json"
-        ),
+        "hyperfine -N --warmup 1 --runs 10 --export-json basic.json 'sleep 0.01' 'sleep 0.02'"
+            .to_owned(),
         "hyperfine -N --runs 5 --parameter-scan ms 1 3 --export-json parameters.json 'sleep 0.00{ms}'".to_owned(),
         "hyperfine --runs 5 --ignore-failure --export-json failing.json 'exit 3'".to_owned(),
     ];
