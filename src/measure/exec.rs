@@ -442,11 +442,7 @@ impl ChildIo {
         Ok(Self {
             stdout: Some(out_r.into()),
             stderr: Some(err_r.into()),
-            child: Some([
-                null,
-                above_stdio(out_w.into())?,
-                above_stdio(err_w.into())?,
-            ]),
+            child: Some([null, above_stdio(out_w.into())?, above_stdio(err_w.into())?]),
         })
     }
 

@@ -161,6 +161,10 @@ pub(super) fn spawn_joined(
 }
 
 /// CLOCK_MONOTONIC in nanoseconds (what `Instant` reads on Linux).
+#[allow(
+    clippy::useless_conversion,
+    reason = "time_t and c_long are narrower than i64 on 32-bit targets"
+)]
 fn monotonic_ns() -> i64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
@@ -379,11 +383,12 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
         }
         let join = std::slice::from_raw_parts(args.join, args.join_len);
         if !join.is_empty() {
+            args.join_ns.store(child_clock(), Ordering::SeqCst);
+            // The test knob stands for a slow join (the kernel's cgroup lock).
             let delay = &args.join_delay;
             if delay.tv_sec != 0 || delay.tv_nsec != 0 {
                 libc::nanosleep(delay, ptr::null_mut());
             }
-            args.join_ns.store(child_clock(), Ordering::SeqCst);
             if cgroup::join(join).is_err() {
                 return fail(Stage::Join);
             }

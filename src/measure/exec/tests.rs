@@ -1,7 +1,9 @@
 //! Tests of the executor with real processes.
 
 use std::fs;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
+use std::process::Command;
 use std::sync::RwLockReadGuard;
 use std::thread;
 
