@@ -43,8 +43,12 @@ use wait::{Exit, ExitWatch};
 /// Default time between SIGTERM and SIGKILL when a tree is killed.
 pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(2);
 
-/// Size of the buffer output is read into.
-const READ_BUF: usize = 64 * 1024;
+/// Size of the buffer output is read into: a whole pipe's worth in one read.
+const READ_BUF: usize = 1 << 20;
+/// Pipe capacity asked for (Linux; the default 64 KiB makes a chatty step wait for the
+/// harness every 64 KiB). Unprivileged users may get less, which is fine.
+#[cfg(target_os = "linux")]
+const PIPE_SIZE: libc::c_int = 1 << 20;
 
 /// Test-only knobs, not for users: delays injected into the harness's own work around a
 /// step (joining the cgroup, setting up the output pumps), which must stay out of the
@@ -439,6 +443,11 @@ impl ChildIo {
         let null = above_stdio(std::fs::File::open("/dev/null")?.into())?;
         let (out_r, out_w) = std::io::pipe()?;
         let (err_r, err_w) = std::io::pipe()?;
+        #[cfg(target_os = "linux")]
+        for fd in [out_r.as_raw_fd(), err_r.as_raw_fd()] {
+            // SAFETY: fcntl on a pipe we own; failure leaves the default size.
+            unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, PIPE_SIZE) };
+        }
         Ok(Self {
             stdout: Some(out_r.into()),
             stderr: Some(err_r.into()),

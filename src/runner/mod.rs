@@ -130,6 +130,8 @@ pub fn run(
         ),
     };
     let mut completed: Vec<RunReceipt> = Vec::new();
+    // Each run's receipt is in place complete when its run ends; fsyncs are batched.
+    let mut run_receipts = receipt::write::Batch::new(Duration::from_secs(1));
     let mut status = Status::Ok;
     let total = plan.warmup + plan.runs;
     for i in 0..total {
@@ -145,7 +147,7 @@ pub fn run(
         progress.run_finished(&label, run.status);
         warnings.extend(run.warnings.iter().map(|w| format!("{label}: {w}")));
         if !warmup && run.status != Status::Interrupted {
-            receipt::write::json_atomic(&opts.output.join(format!("run_{number}.json")), &run)?;
+            run_receipts.json(&opts.output.join(format!("run_{number}.json")), &run)?;
         }
         match run.status {
             Status::Ok => {}
@@ -276,6 +278,7 @@ pub fn run(
         .to_string()
         .replace([':', '-'], "");
     let summary_path = opts.output.join(format!("summary_{stamp}.json"));
+    run_receipts.finish()?;
     receipt::write::json_atomic(&summary_path, &summary)?;
     receipt::write::json_atomic(&opts.output.join("perf.json"), &summary)?;
     let exit = match status {
@@ -715,13 +718,14 @@ impl Ctx<'_> {
             self.method = Some(outcome.method.clone());
         }
         let mut errors = sink.heard.errors.clone();
+        errors.extend(sink.heard.dropped());
         if status == Status::TimedOut {
             errors.push(format!(
                 "timed out after {} and was killed with its whole process tree",
                 humantime::format_duration(round_ms(outcome.wall))
             ));
         }
-        let tail = sink.heard.tail.iter().cloned().collect();
+        let tail = sink.heard.tail.clone();
         Ok(StepRun {
             record: rec,
             tail,

@@ -259,3 +259,39 @@ fn harness_delays_before_a_step_stay_out_of_its_wall_time() {
         }
     }
 }
+
+/// A million malformed control lines: counted, the first few reported, and the
+/// harness's memory and the receipts stay small.
+#[test]
+fn a_flood_of_malformed_control_lines_keeps_memory_and_receipts_small() {
+    let b = bench().suite(
+        "[suite]\nruns = 1\nwarmup = 0\n[[step]]\nid = \"flood\"\n\
+         run = \"yes '::bench:: bogus line' | head -n 1000000\"\n",
+    );
+    let mut cmd = b.command();
+    cmd.args(["run", "--quiet"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    #[expect(
+        clippy::zombie_processes,
+        reason = "reaped below with wait4, for its rusage"
+    )]
+    let child = cmd.spawn().unwrap();
+    let pid = i32::try_from(child.id()).unwrap();
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid; wait4 on our own child fills it.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: our own child, valid out-pointers.
+    assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut ru) }, pid);
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    let peak_mib = ru.ru_maxrss / 1024;
+    assert!(peak_mib < 64, "the harness grew to {peak_mib} MiB");
+    let run = b.path("bench-out/run_1.json");
+    let size = std::fs::metadata(&run).unwrap().len();
+    assert!(size < 64 * 1024, "run_1.json is {size} bytes");
+    let text = std::fs::read_to_string(run).unwrap();
+    assert!(
+        text.contains("999980 more malformed control lines ignored"),
+        "the rest are counted: {text}"
+    );
+}
