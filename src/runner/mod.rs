@@ -3,6 +3,7 @@
 //! reports progress through [`Progress`]; it renders nothing itself.
 
 pub mod aggregate;
+pub mod output;
 pub mod preflight;
 pub(crate) mod record;
 pub mod substep;
@@ -86,7 +87,7 @@ pub fn run(
     progress: &mut dyn Progress,
 ) -> Result<Outcome, Error> {
     let suite = &plan.suite;
-    prepare_output(&opts.output, opts.keep_logs)?;
+    let mut out = output::OutputDir::open(&opts.output, opts.keep_logs, &planned_files(plan))?;
 
     let pre = preflight::run(suite, cancel);
     if !pre.failures.is_empty() {
@@ -272,10 +273,13 @@ pub fn run(
         warnings,
         steps,
     };
-    let stamp = humantime::format_rfc3339_seconds(started_at)
+    // Nanoseconds: two invocations in one second keep both summaries.
+    let stamp = humantime::format_rfc3339_nanos(started_at)
         .to_string()
         .replace([':', '-'], "");
-    let summary_path = opts.output.join(format!("summary_{stamp}.json"));
+    let summary_name = format!("summary_{stamp}.json");
+    out.claim(std::slice::from_ref(&summary_name))?;
+    let summary_path = opts.output.join(summary_name);
     receipt::write::json_atomic(&summary_path, &summary)?;
     receipt::write::json_atomic(&opts.output.join("perf.json"), &summary)?;
     let exit = match status {
@@ -290,40 +294,21 @@ pub fn run(
     })
 }
 
-/// Create the output directory (failing early on a bad path) and clear old run receipts.
-fn prepare_output(out: &Path, keep_logs: bool) -> Result<(), Error> {
-    fs::create_dir_all(out).map_err(|e| {
-        Error::Usage(format!(
-            "cannot create the output directory {}: {e}; choose another with --output",
-            out.display()
-        ))
-    })?;
-    let probe = out.join(format!(".benchmark-write-test-{}", std::process::id()));
-    fs::write(&probe, b"").map_err(|e| {
-        Error::Usage(format!(
-            "the output directory {} is not writable: {e}; choose another with --output",
-            out.display()
-        ))
-    })?;
-    let _ = fs::remove_file(probe);
-    if !keep_logs {
-        for entry in fs::read_dir(out)
-            .context("listing the output directory")?
-            .flatten()
-        {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with("run_") && name.ends_with(".json") {
-                fs::remove_file(entry.path())
-                    .with_context(|| format!("removing {}", entry.path().display()))?;
-            }
-        }
-        let logs = out.join("logs");
-        if logs.exists() {
-            fs::remove_dir_all(&logs).with_context(|| format!("removing {}", logs.display()))?;
+/// Every file an invocation of `plan` may write into the output directory, relative to it.
+fn planned_files(plan: &Plan) -> Vec<String> {
+    let mut files = vec!["perf.json".to_owned()];
+    files.extend((1..=plan.runs).map(|n| format!("run_{n}.json")));
+    for (kind, count) in [("warmup", plan.warmup), ("run", plan.runs)] {
+        for n in 1..=count {
+            files.extend(
+                plan.steps
+                    .iter()
+                    .map(|s| format!("logs/{kind}_{n}/{}.log", s.id)),
+            );
+            files.push(format!("logs/{kind}_{n}/{SUBSTEPS_FILE}"));
         }
     }
-    Ok(())
+    files
 }
 
 /// Start the container monitor as `[monitor] docker` says: `on` requires the daemon
