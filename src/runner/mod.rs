@@ -87,7 +87,15 @@ pub fn run(
     progress: &mut dyn Progress,
 ) -> Result<Outcome, Error> {
     let suite = &plan.suite;
-    let mut out = output::OutputDir::open(&opts.output, opts.keep_logs, &planned_files(plan))?;
+    let out = output::OutputDir::prepare(
+        &opts.output,
+        opts.keep_logs,
+        output::Written {
+            runs: plan.runs,
+            warmups: plan.warmup,
+            steps: plan.steps.iter().map(|s| s.id.clone()).collect(),
+        },
+    )?;
 
     let pre = preflight::run(suite, cancel);
     if !pre.failures.is_empty() {
@@ -131,6 +139,8 @@ pub fn run(
         ),
     };
     let mut completed: Vec<RunReceipt> = Vec::new();
+    // Each run's receipt is in place complete when its run ends; fsyncs are batched.
+    let mut run_receipts = receipt::write::Batch::new(Duration::from_secs(1));
     let mut status = Status::Ok;
     let total = plan.warmup + plan.runs;
     for i in 0..total {
@@ -146,7 +156,7 @@ pub fn run(
         progress.run_finished(&label, run.status);
         warnings.extend(run.warnings.iter().map(|w| format!("{label}: {w}")));
         if !warmup && run.status != Status::Interrupted {
-            receipt::write::json_atomic(&opts.output.join(format!("run_{number}.json")), &run)?;
+            run_receipts.json(&opts.output.join(format!("run_{number}.json")), &run)?;
         }
         match run.status {
             Status::Ok => {}
@@ -274,14 +284,11 @@ pub fn run(
         steps,
     };
     // Nanoseconds: two invocations in one second keep both summaries.
-    let stamp = humantime::format_rfc3339_nanos(started_at)
-        .to_string()
-        .replace([':', '-'], "");
-    let summary_name = format!("summary_{stamp}.json");
-    out.claim(std::slice::from_ref(&summary_name))?;
-    let summary_path = opts.output.join(summary_name);
+    let summary_path = out.summary_path(started_at);
+    run_receipts.finish()?;
     receipt::write::json_atomic(&summary_path, &summary)?;
     receipt::write::json_atomic(&opts.output.join("perf.json"), &summary)?;
+    out.finish();
     let exit = match status {
         Status::Ok => ExitKind::Ok,
         Status::Interrupted => ExitKind::Interrupted,
@@ -292,23 +299,6 @@ pub fn run(
         exit,
         summary_path,
     })
-}
-
-/// Every file an invocation of `plan` may write into the output directory, relative to it.
-fn planned_files(plan: &Plan) -> Vec<String> {
-    let mut files = vec!["perf.json".to_owned()];
-    files.extend((1..=plan.runs).map(|n| format!("run_{n}.json")));
-    for (kind, count) in [("warmup", plan.warmup), ("run", plan.runs)] {
-        for n in 1..=count {
-            files.extend(
-                plan.steps
-                    .iter()
-                    .map(|s| format!("logs/{kind}_{n}/{}.log", s.id)),
-            );
-            files.push(format!("logs/{kind}_{n}/{SUBSTEPS_FILE}"));
-        }
-    }
-    files
 }
 
 /// Start the container monitor as `[monitor] docker` says: `on` requires the daemon
@@ -657,6 +647,7 @@ impl Ctx<'_> {
             phases,
             leftover_processes: None,
             log: None,
+            harness: None,
         };
         StepRun {
             record,
@@ -699,13 +690,14 @@ impl Ctx<'_> {
             self.method = Some(outcome.method.clone());
         }
         let mut errors = sink.heard.errors.clone();
+        errors.extend(sink.heard.dropped());
         if status == Status::TimedOut {
             errors.push(format!(
                 "timed out after {} and was killed with its whole process tree",
                 humantime::format_duration(round_ms(outcome.wall))
             ));
         }
-        let tail = sink.heard.tail.iter().cloned().collect();
+        let tail = sink.heard.tail.clone();
         Ok(StepRun {
             record: rec,
             tail,

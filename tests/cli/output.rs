@@ -2,12 +2,21 @@
 //! and every invocation keeps its summary.
 
 use std::fs;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 use crate::helper::bench;
 
-const SUITE: &str = "[suite]\nruns = 2\nwarmup = 1\n[[step]]\nid = \"a\"\nrun = \"echo hi\"\n";
+const QUIET: &str = "[monitor]\nenabled = false\ndocker = \"off\"\n";
 
-fn names(dir: &std::path::Path, prefix: &str) -> Vec<String> {
+fn suite(runs: u32, warmup: u32, run: &str) -> String {
+    format!(
+        "[suite]\nruns = {runs}\nwarmup = {warmup}\n{QUIET}[[step]]\nid = \"a\"\nrun = \"{run}\"\n"
+    )
+}
+
+fn names(dir: &Path, prefix: &str) -> Vec<String> {
     let mut v: Vec<String> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -18,88 +27,124 @@ fn names(dir: &std::path::Path, prefix: &str) -> Vec<String> {
 }
 
 #[test]
-fn output_dot_keeps_the_projects_own_logs_and_run_files() {
+fn output_dot_keeps_the_projects_own_files_and_removes_what_it_wrote_before() {
     let b = bench()
-        .suite(SUITE)
-        .file("logs/server.log", "mine")
+        .suite(&suite(
+            2,
+            1,
+            "echo hi; echo step > $BENCHMARK_RUN_DIR/made-by-step.txt",
+        ))
+        .file("logs/notes.txt", "mine")
         .file("logs/run_1/notes.txt", "mine too")
-        .file("run_backup.json", "{\"mine\": true}");
-    b.run_args(&["run", "-o", ".", "-q"]).code(0);
+        .file("run_9.json", "{\"mine\": true}")
+        .file("run_01.json", "{\"mine\": true}");
+    b.invoke(&["run", "-o", ".", "-q"]).code(0);
+    assert!(b.path("run_2.json").exists());
     assert!(b.path("logs/run_2/a.log").exists());
     assert!(b.path("logs/warmup_1/a.log").exists());
     // The next invocation removes what the first wrote, and nothing else.
-    b.run_args(&["run", "-o", ".", "-q", "--runs", "1", "--warmup", "0"])
+    b.invoke(&["run", "-o", ".", "-q", "--runs", "1", "--warmup", "0"])
         .code(0);
-    assert!(!b.path("run_2.json").exists());
-    assert!(!b.path("logs/run_2").exists());
-    assert!(!b.path("logs/warmup_1").exists());
     assert!(b.path("run_1.json").exists());
-    assert_eq!(
-        fs::read_to_string(b.path("logs/server.log")).unwrap(),
-        "mine"
+    assert!(b.path("logs/run_1/a.log").exists());
+    assert!(!b.path("run_2.json").exists(), "an earlier receipt stays");
+    assert!(!b.path("logs/run_2/a.log").exists(), "an earlier log stays");
+    assert!(
+        !b.path("logs/warmup_1/a.log").exists(),
+        "an earlier warm-up log stays"
     );
-    assert_eq!(
-        fs::read_to_string(b.path("logs/run_1/notes.txt")).unwrap(),
-        "mine too"
-    );
-    assert!(b.path("run_backup.json").exists());
+    for (f, text) in [
+        ("logs/notes.txt", "mine"),
+        ("logs/run_1/notes.txt", "mine too"),
+        ("run_9.json", "{\"mine\": true}"),
+        ("run_01.json", "{\"mine\": true}"),
+        ("logs/run_2/made-by-step.txt", "step\n"),
+    ] {
+        assert_eq!(fs::read_to_string(b.path(f)).unwrap(), text, "{f}");
+    }
 }
 
 #[test]
-fn a_receipt_name_taken_by_a_file_of_someone_else_is_refused() {
+fn the_default_output_directory_is_left_empty_of_old_runs() {
+    let b = bench().suite(&suite(2, 0, "echo hi"));
+    b.invoke(&["run", "-q"]).code(0);
+    assert!(b.path("bench-out/logs/run_2/a.log").exists());
+    b.invoke(&["run", "-q", "--runs", "1"]).code(0);
+    assert!(!b.path("bench-out/run_2.json").exists());
+    assert!(!b.path("bench-out/logs/run_2").exists());
+    // A step that prints nothing leaves an empty run directory: removed all the same.
+    fs::write(b.path("benchmark.toml"), suite(3, 0, "true")).unwrap();
+    b.invoke(&["run", "-q"]).code(0);
+    assert!(b.path("bench-out/logs/run_3").is_dir());
+    b.invoke(&["run", "-q", "--runs", "1"]).code(0);
+    assert_eq!(names(&b.path("bench-out/logs"), ""), ["run_1"]);
+}
+
+#[test]
+fn a_receipt_name_taken_by_someone_elses_file_is_refused() {
     let b = bench()
-        .suite(SUITE)
-        .file("bench-out/run_2.json", "precious");
-    b.run_args(&["run", "-q"])
+        .suite(&suite(2, 0, "true"))
+        .file("out/run_2.json", "precious");
+    b.invoke(&["run", "-q", "-o", "out"])
         .code(2)
-        .stderr_has("bench-out/run_2.json exists and was not written by benchmark")
+        .stderr_has("out already holds run_2.json that benchmark did not write")
         .stderr_has("move it away or choose another --output");
     assert_eq!(
-        fs::read_to_string(b.path("bench-out/run_2.json")).unwrap(),
+        fs::read_to_string(b.path("out/run_2.json")).unwrap(),
         "precious"
     );
-    assert!(!b.path("bench-out/run_1.json").exists());
+    assert!(!b.path("out/run_1.json").exists(), "nothing ran");
 }
 
 #[test]
 fn a_second_invocation_on_the_same_output_says_who_holds_it() {
-    let b = bench().suite("[suite]\nruns = 1\nwarmup = 0\n[[step]]\nid = \"slow\"\nrun = \"touch started; sleep 3\"\n");
+    let b = bench().suite(&suite(1, 0, "touch started; sleep 3"));
     let mut first = b
         .command()
         .args(["run", "-q"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let t0 = std::time::Instant::now();
+    let t0 = Instant::now();
     while !b.path("started").exists() {
-        assert!(t0.elapsed().as_secs() < 20, "the first run never started");
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the first run never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
-    let done = b
-        .run_args(&["run", "-q"])
+    let second = b
+        .invoke(&["run", "-q"])
         .code(2)
-        .stderr_has("is in use by another benchmark invocation (pid ")
+        .stderr_has("bench-out is in use by another benchmark invocation (pid ")
+        .stderr_has(", started 20")
         .stderr_has("wait for it to finish or choose another --output");
     assert!(
-        done.stderr().contains(&format!("pid {} ", first.id())),
+        second
+            .stderr()
+            .contains(&format!("(pid {} on ", first.id())),
         "{}",
-        done.stderr()
+        second.stderr()
     );
     assert!(first.wait().unwrap().success());
+    assert!(
+        b.path("bench-out/run_1.json").exists(),
+        "the first one's receipt"
+    );
     // Released with the first invocation.
-    b.run_args(&["run", "-q"]).code(0);
+    b.invoke(&["run", "-q"]).code(0);
 }
 
 #[test]
 fn two_invocations_in_one_second_keep_both_summaries() {
-    let b = bench().suite("[suite]\nruns = 1\nwarmup = 0\n[monitor]\nenabled = false\ndocker = \"off\"\n[[step]]\nid = \"a\"\nrun = \"true\"\n");
-    b.run_args(&["run", "-q"]).code(0);
-    b.run_args(&["run", "-q"]).code(0);
+    let b = bench().suite(&suite(1, 0, "true"));
+    b.invoke(&["run", "-q"]).code(0);
+    b.invoke(&["run", "-q"]).code(0);
     let summaries = names(&b.path("bench-out"), "summary_");
     assert_eq!(summaries.len(), 2, "{summaries:?}");
-    // summary_YYYYMMDDTHHMMSS.NNNNNNNNNZ.json
     for s in &summaries {
+        // summary_YYYYMMDDTHHMMSS.NNNNNNNNNZ.json
         let stamp = s
             .strip_prefix("summary_")
             .and_then(|s| s.strip_suffix("Z.json"))

@@ -9,14 +9,20 @@
 //! The child shares our memory until it execs, so it must not allocate, lock, panic or
 //! run a signal handler: every signal is blocked around the clone, and the child resets
 //! each handled signal to its default before unblocking them.
+//!
+//! The child also reads the monotonic clock right before `execve`, into that shared
+//! memory: a step's wall time starts there, once the child is in its cgroup with its
+//! pipes in place, so joining the cgroup (which can take milliseconds after an idle gap,
+//! waiting for the kernel's cgroup lock) never counts as the step's time.
 
 use std::ffi::{CString, OsString, c_int, c_void};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::RawFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::ptr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
+use std::time::{Duration, Instant};
 
 use super::{ExecSpec, Started};
 use crate::measure::cgroup;
@@ -51,15 +57,30 @@ struct ChildArgs {
     stdio: [RawFd; 3],
     join: *const RawFd,
     join_len: usize,
+    /// Slept before joining (a test-only knob: the join must stay out of the wall time).
+    join_delay: libc::timespec,
     /// Stage and errno of a failure; zero while none.
     stage: AtomicI32,
     errno: AtomicI32,
+    /// CLOCK_MONOTONIC (ns) when the child started joining its cgroups, and right before
+    /// its (last) execve.
+    join_ns: AtomicI64,
+    exec_ns: AtomicI64,
 }
 
 /// Start `spec` in its own process group, joined to the cgroups whose `cgroup.procs`
-/// descriptors are `join` before it execs.
-pub(super) fn spawn_joined(spec: &ExecSpec, join: &[RawFd]) -> io::Result<Started> {
-    let env = child_env(spec);
+/// descriptors are `join` before it execs, with `stdio` (-1: inherit) as its standard
+/// streams and `extra_env` added to its environment.
+pub(super) fn spawn_joined(
+    spec: &ExecSpec,
+    join: &[RawFd],
+    stdio: [RawFd; 3],
+    extra_env: Option<(&str, &str)>,
+) -> io::Result<Started> {
+    let mut env = child_env(spec);
+    if let Some((k, v)) = extra_env {
+        env.push((k.into(), v.into()));
+    }
     let path = env
         .iter()
         .find(|(k, _)| k == "PATH")
@@ -85,17 +106,7 @@ pub(super) fn spawn_joined(spec: &ExecSpec, join: &[RawFd]) -> io::Result<Starte
         .map(|c| cstring(c.as_os_str().as_bytes().to_vec()))
         .transpose()?;
 
-    let (stdio, keep) = if spec.capture {
-        let null = above_stdio(std::fs::File::open("/dev/null")?.into())?;
-        let (out_r, out_w) = pipe()?;
-        let (err_r, err_w) = pipe()?;
-        let (out_w, err_w) = (above_stdio(out_w)?, above_stdio(err_w)?);
-        let stdio = [null.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()];
-        (stdio, Some(([null, out_w, err_w], out_r, err_r)))
-    } else {
-        ([-1; 3], None)
-    };
-
+    let delay = super::test_delay(super::TEST_DELAY_JOIN);
     let candidate_ptrs = null_terminated(&candidates);
     let argv_ptrs = null_terminated(&argv);
     let envp_ptrs = null_terminated(&envp);
@@ -108,8 +119,14 @@ pub(super) fn spawn_joined(spec: &ExecSpec, join: &[RawFd]) -> io::Result<Starte
         stdio,
         join: join.as_ptr(),
         join_len: join.len(),
+        join_delay: libc::timespec {
+            tv_sec: libc::time_t::try_from(delay.as_secs()).unwrap_or(libc::time_t::MAX),
+            tv_nsec: delay.subsec_nanos().into(),
+        },
         stage: AtomicI32::new(0),
         errno: AtomicI32::new(0),
+        join_ns: AtomicI64::new(0),
+        exec_ns: AtomicI64::new(0),
     };
     let stack = Stack::take()?;
     let pid = clone_vfork(&stack, &args);
@@ -135,19 +152,34 @@ pub(super) fn spawn_joined(spec: &ExecSpec, join: &[RawFd]) -> io::Result<Starte
             _ => errno,
         });
     }
-    Ok(match keep {
-        // The write ends and /dev/null close here; the child has its copies.
-        Some((_child_ends, out_r, err_r)) => Started {
-            pid,
-            stdout: Some(out_r),
-            stderr: Some(err_r),
-        },
-        None => Started {
-            pid,
-            stdout: None,
-            stderr: None,
-        },
-    })
+    let exec_ns = args.exec_ns.load(Ordering::SeqCst);
+    let join_ns = args.join_ns.load(Ordering::SeqCst);
+    let exec_at = instant_at(exec_ns);
+    let join = (!join.is_empty() && join_ns > 0)
+        .then(|| Duration::from_nanos(u64::try_from(exec_ns - join_ns).unwrap_or(0)));
+    Ok(Started { pid, exec_at, join })
+}
+
+/// CLOCK_MONOTONIC in nanoseconds (what `Instant` reads on Linux).
+#[allow(
+    clippy::useless_conversion,
+    reason = "time_t and c_long are narrower than i64 on 32-bit targets"
+)]
+fn monotonic_ns() -> i64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid timespec pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    i64::from(ts.tv_sec) * 1_000_000_000 + i64::from(ts.tv_nsec)
+}
+
+/// The `Instant` of a CLOCK_MONOTONIC reading taken a moment ago (in the child).
+fn instant_at(ns: i64) -> Instant {
+    let now = Instant::now();
+    let ago = u64::try_from(monotonic_ns() - ns).unwrap_or(0);
+    now.checked_sub(Duration::from_nanos(ago)).unwrap_or(now)
 }
 
 /// The child's environment: ours, less `env_remove`, plus `env` (as `Command` does).
@@ -201,31 +233,6 @@ fn null_terminated(strings: &[CString]) -> Vec<*const libc::c_char> {
         .map(|s| s.as_ptr())
         .chain(std::iter::once(ptr::null()))
         .collect()
-}
-
-fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [-1; 2];
-    // SAFETY: pipe2 fills two descriptors into a valid array.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: two fresh descriptors that nothing else owns.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
-/// A descriptor numbered 3 or more, so that the child's dup2 onto 0–2 never meets one
-/// of its own sources (our standard streams may have been closed).
-fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
-    if fd.as_raw_fd() > 2 {
-        return Ok(fd);
-    }
-    // SAFETY: duplicates a descriptor we own; the copy is close-on-exec.
-    let dup = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
-    if dup < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: a fresh descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(dup) })
 }
 
 /// An mmap'd stack with a guard page below it.
@@ -375,8 +382,16 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
             return fail(Stage::Setup);
         }
         let join = std::slice::from_raw_parts(args.join, args.join_len);
-        if cgroup::join(join).is_err() {
-            return fail(Stage::Join);
+        if !join.is_empty() {
+            args.join_ns.store(child_clock(), Ordering::SeqCst);
+            // The test knob stands for a slow join (the kernel's cgroup lock).
+            let delay = &args.join_delay;
+            if delay.tv_sec != 0 || delay.tv_nsec != 0 {
+                libc::nanosleep(delay, ptr::null_mut());
+            }
+            if cgroup::join(join).is_err() {
+                return fail(Stage::Join);
+            }
         }
         let mut none: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut none);
@@ -387,6 +402,8 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
         let mut denied = false;
         let mut candidate = args.candidates;
         while !(*candidate).is_null() {
+            // The step's clock starts here; the last attempt's reading is the one kept.
+            args.exec_ns.store(child_clock(), Ordering::SeqCst);
             libc::execve(*candidate, args.argv, args.envp);
             let errno = *libc::__errno_location();
             match errno {
@@ -404,8 +421,15 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
     }
 }
 
+/// CLOCK_MONOTONIC in the child: a vDSO read, no allocation, no lock.
+fn child_clock() -> i64 {
+    monotonic_ns()
+}
+
 #[cfg(test)]
 mod tests {
+    use std::os::fd::AsRawFd;
+
     use super::*;
 
     fn strs(v: &[CString]) -> Vec<&str> {
@@ -446,11 +470,12 @@ mod tests {
     /// Runs `spec` through `spawn_joined` (joining nothing) and returns status and stdout.
     fn run(spec: &ExecSpec, join: &[RawFd]) -> io::Result<(i32, String)> {
         use std::io::Read;
-        let started = spawn_joined(spec, join)?;
+        let (mut read, write) = std::io::pipe().unwrap();
+        let started = spawn_joined(spec, join, [-1, write.as_raw_fd(), -1], None);
+        drop(write);
+        let started = started?;
         let mut out = String::new();
-        std::fs::File::from(started.stdout.expect("captured"))
-            .read_to_string(&mut out)
-            .unwrap();
+        read.read_to_string(&mut out).unwrap();
         let mut status = 0;
         // SAFETY: waits for our own child.
         assert_eq!(
