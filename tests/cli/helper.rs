@@ -67,15 +67,6 @@ impl Bench {
         c
     }
 
-    /// The binary with exactly `args` (no `run` added), in the directory.
-    pub fn invoke(&self, args: &[&str]) -> Done<'_> {
-        let output = self.command().args(args).output().expect("spawn benchmark");
-        Done {
-            bench: self,
-            output,
-        }
-    }
-
     /// `benchmark run` with the arguments given.
     pub fn run(&self) -> Done<'_> {
         let output = self

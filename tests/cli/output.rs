@@ -38,12 +38,12 @@ fn output_dot_keeps_the_projects_own_files_and_removes_what_it_wrote_before() {
         .file("logs/run_1/notes.txt", "mine too")
         .file("run_9.json", "{\"mine\": true}")
         .file("run_01.json", "{\"mine\": true}");
-    b.invoke(&["run", "-o", ".", "-q"]).code(0);
+    b.run_args(&["run", "-o", ".", "-q"]).code(0);
     assert!(b.path("run_2.json").exists());
     assert!(b.path("logs/run_2/a.log").exists());
     assert!(b.path("logs/warmup_1/a.log").exists());
     // The next invocation removes what the first wrote, and nothing else.
-    b.invoke(&["run", "-o", ".", "-q", "--runs", "1", "--warmup", "0"])
+    b.run_args(&["run", "-o", ".", "-q", "--runs", "1", "--warmup", "0"])
         .code(0);
     assert!(b.path("run_1.json").exists());
     assert!(b.path("logs/run_1/a.log").exists());
@@ -67,16 +67,16 @@ fn output_dot_keeps_the_projects_own_files_and_removes_what_it_wrote_before() {
 #[test]
 fn the_default_output_directory_is_left_empty_of_old_runs() {
     let b = bench().suite(&suite(2, 0, "echo hi"));
-    b.invoke(&["run", "-q"]).code(0);
+    b.run_args(&["run", "-q"]).code(0);
     assert!(b.path("bench-out/logs/run_2/a.log").exists());
-    b.invoke(&["run", "-q", "--runs", "1"]).code(0);
+    b.run_args(&["run", "-q", "--runs", "1"]).code(0);
     assert!(!b.path("bench-out/run_2.json").exists());
     assert!(!b.path("bench-out/logs/run_2").exists());
     // A step that prints nothing leaves an empty run directory: removed all the same.
     fs::write(b.path("benchmark.toml"), suite(3, 0, "true")).unwrap();
-    b.invoke(&["run", "-q"]).code(0);
+    b.run_args(&["run", "-q"]).code(0);
     assert!(b.path("bench-out/logs/run_3").is_dir());
-    b.invoke(&["run", "-q", "--runs", "1"]).code(0);
+    b.run_args(&["run", "-q", "--runs", "1"]).code(0);
     assert_eq!(names(&b.path("bench-out/logs"), ""), ["run_1"]);
 }
 
@@ -85,7 +85,7 @@ fn a_receipt_name_taken_by_someone_elses_file_is_refused() {
     let b = bench()
         .suite(&suite(2, 0, "true"))
         .file("out/run_2.json", "precious");
-    b.invoke(&["run", "-q", "-o", "out"])
+    b.run_args(&["run", "-q", "-o", "out"])
         .code(2)
         .stderr_has("out already holds run_2.json that benchmark did not write")
         .stderr_has("move it away or choose another --output");
@@ -115,7 +115,7 @@ fn a_second_invocation_on_the_same_output_says_who_holds_it() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let second = b
-        .invoke(&["run", "-q"])
+        .run_args(&["run", "-q"])
         .code(2)
         .stderr_has("bench-out is in use by another benchmark invocation (pid ")
         .stderr_has(", started 20")
@@ -133,14 +133,14 @@ fn a_second_invocation_on_the_same_output_says_who_holds_it() {
         "the first one's receipt"
     );
     // Released with the first invocation.
-    b.invoke(&["run", "-q"]).code(0);
+    b.run_args(&["run", "-q"]).code(0);
 }
 
 #[test]
 fn two_invocations_in_one_second_keep_both_summaries() {
     let b = bench().suite(&suite(1, 0, "true"));
-    b.invoke(&["run", "-q"]).code(0);
-    b.invoke(&["run", "-q"]).code(0);
+    b.run_args(&["run", "-q"]).code(0);
+    b.run_args(&["run", "-q"]).code(0);
     let summaries = names(&b.path("bench-out"), "summary_");
     assert_eq!(summaries.len(), 2, "{summaries:?}");
     for s in &summaries {
