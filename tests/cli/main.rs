@@ -14,4 +14,5 @@ mod measure;
 mod output;
 mod receipts;
 mod run;
+mod stdout;
 mod step;
