@@ -244,11 +244,12 @@ impl OutputDir {
         manifest.summaries = true;
         manifest.add(written);
         receipt::write::json_atomic(&manifest_path, &manifest).map_err(|e| {
-            Error::Other(e.context(format!(
-                "cannot record what this run writes into {}; free space there or choose \
-                 another --output",
+            // The cause (ENOSPC, EACCES) in the message itself: it is what to fix.
+            Error::Other(anyhow::anyhow!(
+                "cannot record what this run writes into {} ({e:#}); free space there or \
+                 choose another --output",
                 root.display()
-            )))
+            ))
         })?;
         Ok(OutputDir {
             root: root.to_owned(),
