@@ -189,8 +189,12 @@ pub struct HarnessCost {
     /// From `execute` being called to the step's clock starting: cgroup, control FIFO,
     /// pipes, spawning, joining the cgroup.
     pub spawn: Duration,
-    /// The part of `spawn` the child spent joining its cgroup(s), when it joined any.
+    /// The part of `spawn` the child spent joining its cgroup(s), when it joined any
+    /// (zero when it was born in its only one).
     pub cgroup_join: Option<Duration>,
+    /// The child was born in its cgroup v2 cgroup (`clone3` with `CLONE_INTO_CGROUP`): no
+    /// migration there; v1 hierarchies of a hybrid host are still joined.
+    pub clone_into_cgroup: bool,
     /// From the exit notification to `execute` returning: reaping, the last reads, the
     /// cgroup's counters, the check for leftover processes.
     pub finish: Duration,
@@ -385,6 +389,7 @@ pub(crate) fn execute_with(
     let harness = HarnessCost {
         spawn: started.saturating_duration_since(entered),
         cgroup_join: child.join,
+        clone_into_cgroup: child.into_cgroup,
         finish: exit.at.elapsed(),
         cpu: thread_cpu()
             .zip(cpu_before)
@@ -487,6 +492,8 @@ struct Started {
     exec_at: Instant,
     /// How long the child took to join its cgroup(s).
     join: Option<Duration>,
+    /// Born in its cgroup (`clone3` with `CLONE_INTO_CGROUP`) rather than moved into it.
+    into_cgroup: bool,
 }
 
 /// Spawn in a cgroup of its own when allowed, else (or when joining it fails) tracked by
@@ -540,7 +547,14 @@ fn spawn_tracked(
 /// Spawn inside the step's cgroup: joined between clone and exec, without fork(2).
 #[cfg(target_os = "linux")]
 fn spawn_in(spec: &ExecSpec, cg: &StepCgroup, io: &mut ChildIo) -> io::Result<Started> {
-    clone::spawn_joined(spec, &cg.join_fds(), io.raw(), None)
+    let (into, rest) = cg.clone_into();
+    let all = cg.join_fds();
+    let join = clone::Join {
+        into,
+        rest: &rest,
+        all: &all,
+    };
+    clone::spawn_joined(spec, join, io.raw(), None)
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -553,7 +567,12 @@ fn spawn_in(_spec: &ExecSpec, cg: &StepCgroup, _io: &mut ChildIo) -> io::Result<
 #[cfg(target_os = "linux")]
 fn spawn(spec: &ExecSpec, cookie: &str, io: &mut ChildIo) -> io::Result<Started> {
     // Marks the tree when no cgroup does (looked for in /proc).
-    clone::spawn_joined(spec, &[], io.raw(), Some((COOKIE_VAR, cookie)))
+    clone::spawn_joined(
+        spec,
+        clone::Join::NONE,
+        io.raw(),
+        Some((COOKIE_VAR, cookie)),
+    )
 }
 
 /// Spawn without a cgroup: std uses posix_spawn (vfork-like) for this.
@@ -584,6 +603,7 @@ fn spawn(spec: &ExecSpec, cookie: &str, io: &mut ChildIo) -> io::Result<Started>
         pid: i32::try_from(child.id()).expect("pids fit in i32"),
         exec_at,
         join: None,
+        into_cgroup: false,
     })
 }
 

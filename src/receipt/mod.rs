@@ -95,8 +95,13 @@ pub struct StepRecord {
 pub struct HarnessRecord {
     /// Before the step's clock starts: cgroup, control FIFO, pipes, spawning, joining.
     pub spawn_ms: f64,
-    /// The part of `spawn_ms` spent joining the step's cgroup, when it joined one.
+    /// The part of `spawn_ms` spent joining the step's cgroup(s), when it joined any: 0
+    /// when it was born in its only cgroup.
     pub cgroup_join_ms: Option<f64>,
+    /// The step's process was created inside its cgroup v2 cgroup (`clone3` with
+    /// `CLONE_INTO_CGROUP`, Linux ≥ 5.7) instead of moved there: no migration, which after
+    /// an idle gap can wait for the kernel's cgroup lock for milliseconds.
+    pub clone_into_cgroup: bool,
     /// After the exit notification: reaping, the last reads, the cgroup's counters, the
     /// check for leftover processes.
     pub finish_ms: f64,

@@ -290,6 +290,7 @@ pub(crate) fn step_record(
         harness: Some(HarnessRecord {
             spawn_ms: ms(outcome.harness.spawn),
             cgroup_join_ms: outcome.harness.cgroup_join.map(ms),
+            clone_into_cgroup: outcome.harness.clone_into_cgroup,
             finish_ms: ms(outcome.harness.finish),
             cpu_ms: outcome.harness.cpu.map(ms),
         }),
