@@ -94,6 +94,17 @@ fn a_receipt_name_taken_by_someone_elses_file_is_refused() {
         "precious"
     );
     assert!(!b.path("out/run_1.json").exists(), "nothing ran");
+    // A perf.json in a directory this tool never wrote into is someone else's too.
+    let b = bench()
+        .suite(&suite(1, 0, "true"))
+        .file("out/perf.json", "theirs");
+    b.run_args(&["run", "-q", "-o", "out"])
+        .code(2)
+        .stderr_has("out already holds perf.json that benchmark did not write");
+    assert_eq!(
+        fs::read_to_string(b.path("out/perf.json")).unwrap(),
+        "theirs"
+    );
 }
 
 #[test]
@@ -133,6 +144,32 @@ fn a_second_invocation_on_the_same_output_says_who_holds_it() {
         "the first one's receipt"
     );
     // Released with the first invocation.
+    b.run_args(&["run", "-q"]).code(0);
+}
+
+#[test]
+fn the_lock_of_a_killed_invocation_is_released() {
+    let b = bench().suite(&suite(1, 0, "touch started; sleep 2"));
+    let mut first = b
+        .command()
+        .args(["run", "-q"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !b.path("started").exists() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the first run never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SIGKILL: the kernel drops the lock. The orphaned `sleep` is still running, and
+    // must not hold it (the lock file is close-on-exec).
+    first.kill().unwrap();
+    first.wait().unwrap();
+    fs::remove_file(b.path("started")).unwrap();
     b.run_args(&["run", "-q"]).code(0);
 }
 
