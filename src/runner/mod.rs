@@ -3,6 +3,7 @@
 //! reports progress through [`Progress`]; it renders nothing itself.
 
 pub mod aggregate;
+pub mod output;
 pub mod preflight;
 pub(crate) mod record;
 pub mod substep;
@@ -86,7 +87,15 @@ pub fn run(
     progress: &mut dyn Progress,
 ) -> Result<Outcome, Error> {
     let suite = &plan.suite;
-    prepare_output(&opts.output, opts.keep_logs)?;
+    let out = output::OutputDir::prepare(
+        &opts.output,
+        opts.keep_logs,
+        output::Written {
+            runs: plan.runs,
+            warmups: plan.warmup,
+            steps: plan.steps.iter().map(|s| s.id.clone()).collect(),
+        },
+    )?;
 
     let pre = preflight::run(suite, cancel);
     if !pre.failures.is_empty() {
@@ -274,13 +283,12 @@ pub fn run(
         warnings,
         steps,
     };
-    let stamp = humantime::format_rfc3339_seconds(started_at)
-        .to_string()
-        .replace([':', '-'], "");
-    let summary_path = opts.output.join(format!("summary_{stamp}.json"));
+    // Nanoseconds: two invocations in one second keep both summaries.
+    let summary_path = out.summary_path(started_at);
     run_receipts.finish()?;
     receipt::write::json_atomic(&summary_path, &summary)?;
     receipt::write::json_atomic(&opts.output.join("perf.json"), &summary)?;
+    out.finish();
     let exit = match status {
         Status::Ok => ExitKind::Ok,
         Status::Interrupted => ExitKind::Interrupted,
@@ -291,42 +299,6 @@ pub fn run(
         exit,
         summary_path,
     })
-}
-
-/// Create the output directory (failing early on a bad path) and clear old run receipts.
-fn prepare_output(out: &Path, keep_logs: bool) -> Result<(), Error> {
-    fs::create_dir_all(out).map_err(|e| {
-        Error::Usage(format!(
-            "cannot create the output directory {}: {e}; choose another with --output",
-            out.display()
-        ))
-    })?;
-    let probe = out.join(format!(".benchmark-write-test-{}", std::process::id()));
-    fs::write(&probe, b"").map_err(|e| {
-        Error::Usage(format!(
-            "the output directory {} is not writable: {e}; choose another with --output",
-            out.display()
-        ))
-    })?;
-    let _ = fs::remove_file(probe);
-    if !keep_logs {
-        for entry in fs::read_dir(out)
-            .context("listing the output directory")?
-            .flatten()
-        {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with("run_") && name.ends_with(".json") {
-                fs::remove_file(entry.path())
-                    .with_context(|| format!("removing {}", entry.path().display()))?;
-            }
-        }
-        let logs = out.join("logs");
-        if logs.exists() {
-            fs::remove_dir_all(&logs).with_context(|| format!("removing {}", logs.display()))?;
-        }
-    }
-    Ok(())
 }
 
 /// Start the container monitor as `[monitor] docker` says: `on` requires the daemon
