@@ -77,6 +77,22 @@ impl fmt::Display for SuiteError {
 
 impl std::error::Error for SuiteError {}
 
+/// An error and all its causes on one line, `outer: cause: root cause`. A cause whose
+/// text its parent already shows (`cannot start `sh`: {source}`) is not repeated.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let part = c.to_string();
+        if !part.is_empty() && !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = c.source();
+    }
+    text
+}
+
 /// Errors that end a command, each with its exit code.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -96,5 +112,28 @@ impl Error {
             Error::Suite(_) | Error::Usage(_) | Error::Other(_) => ExitKind::Invalid,
             Error::Preflight(_) => ExitKind::Preflight,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_whole_chain_is_shown_once() {
+        let io = std::io::Error::from_raw_os_error(libc::ENOSPC);
+        let root = io.to_string();
+        let e = anyhow::Error::new(io)
+            .context("writing out/run_3.json")
+            .context("saving the receipts");
+        let e: Error = e.into();
+        assert_eq!(
+            chain(&e),
+            format!("saving the receipts: writing out/run_3.json: {root}")
+        );
+        // A message that already includes its source does not repeat it.
+        let inner = std::io::Error::other("no such file");
+        let outer = anyhow::Error::new(inner).context("cannot start `sh`: no such file");
+        assert_eq!(chain(outer.as_ref()), "cannot start `sh`: no such file");
     }
 }

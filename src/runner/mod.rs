@@ -674,8 +674,13 @@ impl Ctx<'_> {
         run_env.apply(&mut spec, self.plan, &self.opts.exe, &step.id, &fifo);
         spec.control_fifo = Some(fifo);
         let window = self.sampler.map(|s| s.begin());
-        let outcome = exec::execute(&spec, &mut sink, self.cancel)
-            .with_context(|| format!("step `{}`", step.id))?;
+        let started_at = SystemTime::now();
+        let outcome = match exec::execute(&spec, &mut sink, self.cancel) {
+            Ok(outcome) => outcome,
+            // A step that cannot start is a failed step of this run, not the end of the
+            // invocation: its run's teardown runs and the summary is written.
+            Err(e) => return Ok(not_started(step, started_at, &e)),
+        };
         let resources = match (self.sampler, window) {
             (Some(s), Some(w)) => s.end(w),
             _ => Default::default(),
@@ -742,6 +747,54 @@ impl Ctx<'_> {
                 last_lines(&sink)
             )),
         }
+    }
+}
+
+/// The record of a step that never started (missing shell or working directory, a
+/// control FIFO that cannot be made, …): failed with a shell-style exit code (127 not
+/// found, 126 not executable, else 1), or interrupted when the run was cancelled first.
+fn not_started(step: &Step, at: SystemTime, e: &exec::ExecError) -> StepRun {
+    let (status, exit_code) = match e {
+        exec::ExecError::Cancelled { .. } => (Status::Interrupted, 130),
+        exec::ExecError::Spawn { source, .. } => match source.kind() {
+            std::io::ErrorKind::NotFound => (Status::Failed, 127),
+            std::io::ErrorKind::PermissionDenied => (Status::Failed, 126),
+            _ => (Status::Failed, 1),
+        },
+        exec::ExecError::Io { .. } => (Status::Failed, 1),
+    };
+    let cause = format!("did not start: {}", crate::error::chain(e));
+    let record = StepRecord {
+        id: step.id.clone(),
+        name: step.name.clone(),
+        parent: None,
+        status,
+        exit_code,
+        signal: None,
+        started_at: iso(at),
+        finished_at: iso(at),
+        wall_ms: 0.0,
+        cpu_user_ms: None,
+        cpu_sys_ms: None,
+        peak_rss_bytes: None,
+        cgroup: None,
+        measurement: "none".into(),
+        resources: Default::default(),
+        containers: None,
+        metrics: Vec::new(),
+        phases: Vec::new(),
+        leftover_processes: None,
+        log: None,
+        harness: None,
+    };
+    StepRun {
+        record,
+        tail: vec![cause.clone()],
+        leftovers: None,
+        errors: (status != Status::Interrupted)
+            .then_some(cause)
+            .into_iter()
+            .collect(),
     }
 }
 

@@ -11,6 +11,7 @@ mod invalid;
 // These read /proc and use setsid(1): Linux only.
 #[cfg(target_os = "linux")]
 mod measure;
+mod not_started;
 mod output;
 mod receipts;
 mod run;
