@@ -144,7 +144,7 @@ pub fn main() -> ExitCode {
     match dispatch(cli.command) {
         Ok(kind) => kind.into(),
         Err(e) => {
-            eprintln!("error: {e}");
+            report::progress::to_stderr(&format!("error: {e}\n"));
             e.exit_kind().into()
         }
     }
@@ -240,11 +240,11 @@ fn run(args: RunArgs) -> Result<ExitKind, Error> {
         )
     })?;
     if outcome.exit == ExitKind::Interrupted {
-        eprintln!(
-            "interrupted: the receipts of the {} completed run(s) are in {}",
+        report::progress::to_stderr(&format!(
+            "interrupted: the receipts of the {} completed run(s) are in {}\n",
             outcome.summary.runs,
             args.output.display()
-        );
+        ));
     }
     Ok(outcome.exit)
 }
@@ -330,7 +330,11 @@ fn container(args: EntrypointArgs) -> Result<ExitKind, Error> {
         quiet: false,
         builtin_when_absent: true,
     })?;
-    eprintln!("verdict: {} (exit {})", verdict_word(kind), kind.code());
+    report::progress::to_stderr(&format!(
+        "verdict: {} (exit {})\n",
+        verdict_word(kind),
+        kind.code()
+    ));
     Ok(kind)
 }
 

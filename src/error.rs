@@ -16,7 +16,7 @@ pub enum ExitKind {
     StepFailed,
     /// A pre-flight check failed.
     Preflight,
-    /// Interrupted by SIGINT / SIGTERM.
+    /// Interrupted by SIGINT, SIGTERM or SIGHUP.
     Interrupted,
 }
 

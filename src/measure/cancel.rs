@@ -1,17 +1,23 @@
-//! Cancellation by token: SIGINT/SIGTERM set a flag and wake a self-pipe that the
+//! Cancellation by token: SIGINT/SIGTERM/SIGHUP set a flag and wake a self-pipe that the
 //! executor polls, so a running step is killed at once and the run can stop cleanly.
 //!
 //! The pipe is written once and never read, so a cancelled token stays readable
-//! (level-triggered) for every later poll. A second SIGINT/SIGTERM after cancellation
-//! exits the process at once with status 130.
+//! (level-triggered) for every later poll. A second signal after cancellation triggers
+//! the token's *hard* stage ([`Cancel::hard`]): the grace period of a tree being killed
+//! ends at once and the teardown is skipped, but every process is still killed and every
+//! cgroup and temporary file removed. Only a third signal exits the process at once
+//! (status 130), leaving whatever is running.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
-/// Exit status of the process on a second interrupt (shell convention for SIGINT).
-const SECOND_SIGNAL_EXIT: i32 = 130;
+/// Exit status of the process on a third interrupt (shell convention for SIGINT).
+const THIRD_SIGNAL_EXIT: i32 = 130;
+
+/// The signals that cancel a run: Ctrl-C, `kill`, and a terminal (SSH session) that went away.
+pub const SIGNALS: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
 /// A cancellation token shared by the runner and the executor. Clones share the state.
 #[derive(Debug, Clone)]
@@ -21,12 +27,13 @@ pub struct Cancel {
 
 #[derive(Debug)]
 struct Inner {
-    /// An `Arc` of its own because signal-hook's conditional shutdown wants one.
-    cancelled: Arc<AtomicBool>,
+    cancelled: AtomicBool,
     /// The first signal that cancelled, 0 for none.
     signal: AtomicI32,
     read: OwnedFd,
     write: OwnedFd,
+    /// The hard stage, triggered by a signal that arrives once this token is cancelled.
+    hard: Option<Cancel>,
 }
 
 impl Inner {
@@ -42,6 +49,21 @@ impl Inner {
             unsafe { libc::write(self.write.as_raw_fd(), b"!".as_ptr().cast(), 1) };
         }
     }
+
+    /// Async-signal-safe: the first signal cancels, the second triggers the hard stage,
+    /// the third exits.
+    fn on_signal(&self, signal: i32) {
+        match &self.hard {
+            Some(hard) if self.cancelled.load(Ordering::SeqCst) => {
+                if hard.inner.cancelled.load(Ordering::SeqCst) {
+                    // SAFETY: _exit(2) is async-signal-safe.
+                    unsafe { libc::_exit(THIRD_SIGNAL_EXIT) };
+                }
+                hard.inner.trigger(signal);
+            }
+            _ => self.trigger(signal),
+        }
+    }
 }
 
 impl Cancel {
@@ -50,34 +72,55 @@ impl Cancel {
     /// # Panics
     /// When the process is out of file descriptors (two are needed for the self-pipe).
     pub fn new() -> Self {
+        Self::with_hard(None)
+    }
+
+    fn with_hard(hard: Option<Cancel>) -> Self {
         let (read, write) = self_pipe().expect("cannot create the cancellation pipe");
         Self {
             inner: Arc::new(Inner {
-                cancelled: Arc::new(AtomicBool::new(false)),
+                cancelled: AtomicBool::new(false),
                 signal: AtomicI32::new(0),
                 read,
                 write,
+                hard,
             }),
         }
     }
 
-    /// A token also triggered by SIGINT and SIGTERM (remembering which). While it is
-    /// cancelled, another SIGINT or SIGTERM exits the process at once with status 130.
+    /// A token triggered by SIGINT, SIGTERM and SIGHUP (remembering which). While it is
+    /// cancelled, another of them triggers [`Cancel::hard`]; a third exits the process at
+    /// once with status 130.
     pub fn install_signal_handlers() -> io::Result<Self> {
-        let token = Self::new();
-        for sig in [libc::SIGINT, libc::SIGTERM] {
-            // Registered first so that it sees the flag as it was before this signal.
-            signal_hook::flag::register_conditional_shutdown(
-                sig,
-                SECOND_SIGNAL_EXIT,
-                Arc::clone(&token.inner.cancelled),
-            )?;
+        let token = Self::with_hard(Some(Self::new()));
+        for sig in SIGNALS {
             let inner = Arc::clone(&token.inner);
-            // SAFETY: the action only touches atomics and calls write(2), both
+            // SAFETY: the action only touches atomics and calls write(2) or _exit(2), all
             // async-signal-safe; it never allocates or locks.
-            unsafe { signal_hook::low_level::register(sig, move || inner.trigger(sig)) }?;
+            unsafe { signal_hook::low_level::register(sig, move || inner.on_signal(sig)) }?;
         }
         Ok(token)
+    }
+
+    /// The hard stage of this token: cancelled by a second signal (or [`Cancel::escalate`]).
+    /// What must not be skipped lightly (the teardown) runs under it; a tree being killed
+    /// under this token loses its grace period when it triggers. A token without a hard
+    /// stage gets a fresh one that only `cancel()` triggers.
+    pub fn hard(&self) -> Cancel {
+        self.inner.hard.clone().unwrap_or_default()
+    }
+
+    /// Cancel, then trigger the hard stage, as two signals do.
+    pub fn escalate(&self) {
+        self.cancel();
+        if let Some(hard) = &self.inner.hard {
+            hard.cancel();
+        }
+    }
+
+    /// Readable once the hard stage is triggered, when there is one.
+    pub(crate) fn hard_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.inner.hard.as_ref().map(Cancel::fd)
     }
 
     /// Cancel: every running and later `execute` with this token stops its step.
@@ -183,25 +226,31 @@ mod tests {
     }
 
     /// Runs itself as a child process: signals must not hit the shared test process,
-    /// and the second signal ends the process.
+    /// and the third signal ends the process.
     #[test]
-    fn signals_cancel_then_a_second_one_exits_130() {
+    fn signals_cancel_then_harden_then_a_third_one_exits_130() {
         const CHILD: &str = "BENCHMARK_TEST_CANCEL_CHILD";
         if std::env::var_os(CHILD).is_some() {
             let c = Cancel::install_signal_handlers().unwrap();
+            let hard = c.hard();
             assert!(!c.is_cancelled());
-            signal_hook::low_level::raise(libc::SIGTERM).unwrap();
+            signal_hook::low_level::raise(libc::SIGHUP).unwrap();
             assert!(c.is_cancelled());
             assert!(readable(&c));
+            assert!(!hard.is_cancelled());
             println!("cancelled by signal {:?}", c.signal());
             signal_hook::low_level::raise(libc::SIGINT).unwrap();
-            println!("still alive after the second signal");
+            assert!(hard.is_cancelled());
+            assert!(readable(&hard));
+            println!("hard stage after the second signal");
+            signal_hook::low_level::raise(libc::SIGTERM).unwrap();
+            println!("still alive after the third signal");
             return;
         }
         let out = std::process::Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
-                "measure::cancel::tests::signals_cancel_then_a_second_one_exits_130",
+                "measure::cancel::tests::signals_cancel_then_harden_then_a_third_one_exits_130",
                 "--nocapture",
                 "--test-threads=1",
             ])
@@ -210,10 +259,11 @@ mod tests {
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
-            stdout.contains(&format!("cancelled by signal Some({})", libc::SIGTERM)),
+            stdout.contains(&format!("cancelled by signal Some({})", libc::SIGHUP)),
             "{stdout}\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
+        assert!(stdout.contains("hard stage"), "{stdout}");
         assert!(!stdout.contains("still alive"), "{stdout}");
         assert_eq!(out.status.code(), Some(130));
     }

@@ -222,6 +222,12 @@ impl Leftovers {
         self.finish();
     }
 
+    /// Kill them all with SIGKILL, without a grace period (a second Ctrl-C).
+    pub fn kill_now(mut self) {
+        self.grace = Duration::ZERO;
+        self.finish();
+    }
+
     fn finish(&mut self) {
         if let Some(tree) = self.tree.take() {
             tree::terminate(tree, self.grace);
@@ -366,7 +372,7 @@ pub(crate) fn execute_with(
     let exit = match exit {
         Some(exit) => exit,
         None => run
-            .stop(spec.kill_grace, &watch, &mut pumps, sink)
+            .stop(spec.kill_grace, cancel.hard_fd(), &watch, &mut pumps, sink)
             .map_err(|e| io_error(spec, "cannot stop", e))?,
     };
     run.reaped = true;
@@ -640,11 +646,13 @@ struct Running {
 }
 
 impl Running {
-    /// Timeout or cancellation: SIGTERM the tree, keep reading output until it is gone
-    /// or `grace` has passed, SIGKILL what is left, reap the main child.
+    /// Timeout or cancellation: SIGTERM the tree, keep reading output until it is gone,
+    /// `grace` has passed or `hard` is readable (a second Ctrl-C), SIGKILL what is left,
+    /// reap the main child.
     fn stop(
         &mut self,
         grace: Duration,
+        hard: Option<BorrowedFd<'_>>,
         watch: &ExitWatch,
         pumps: &mut Pumps,
         sink: &mut dyn OutputSink,
@@ -665,8 +673,12 @@ impl Running {
             // The rest of the tree sends no event when it exits: look again each tick.
             let mut set = PollSet::default();
             let w = exit.is_none().then(|| set.add(watch.fd()));
+            let h = hard.map(|fd| set.add(fd));
             pumps.register(&mut set);
             if set.poll(ms_ceil(tick.min(end - now)))? {
+                if h.is_some_and(|h| set.ready(h)) {
+                    break;
+                }
                 pumps.service(&set, sink);
                 if w.is_some_and(|w| set.ready(w)) {
                     watch.clear();

@@ -63,13 +63,19 @@ fn tail_block(r: &StepRecord, tail: &[String]) -> Option<String> {
     Some(s)
 }
 
+/// Write to stderr, ignoring failure: a terminal that went away (a dropped SSH session)
+/// or a closed pipe must not end the run before its teardown and receipts.
+pub fn to_stderr(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
 /// Plain lines, for logs.
 #[derive(Debug)]
 struct Lines;
 
 impl Progress for Lines {
     fn run_started(&mut self, label: &str) {
-        eprintln!("{label}");
+        to_stderr(&format!("{label}\n"));
     }
     fn step_started(&mut self, _: &str, _: &str) {}
     fn step_finished(&mut self, r: &StepRecord, tail: &[String]) {
@@ -81,7 +87,7 @@ impl Progress for Lines {
     }
     fn run_finished(&mut self, _: &str, _: Status) {}
     fn message(&mut self, text: &str) {
-        eprintln!("{text}");
+        to_stderr(&format!("{text}\n"));
     }
 }
 

@@ -469,10 +469,15 @@ impl Ctx<'_> {
                 }
             }
         }
-        // Teardown runs after failures and interruptions too, with its own token so
-        // that a second Ctrl-C (which exits at once) is the only way to skip it.
-        let teardown_cancel = Cancel::new();
+        // Teardown runs after failures and interruptions too, under the token's hard
+        // stage: a second Ctrl-C is the only way to skip it. Whatever the run started is
+        // killed all the same, then without a grace period.
+        let teardown_cancel = self.cancel.hard();
         for hook in &plan.suite.teardown {
+            if teardown_cancel.is_cancelled() {
+                warnings.push(format!("{} skipped: interrupted a second time", hook.name));
+                continue;
+            }
             if let Err(w) = self.hook(hook, &run_env, &teardown_cancel, None, &mut leftovers) {
                 warnings.push(w);
                 if status == Status::Ok {
@@ -481,7 +486,11 @@ impl Ctx<'_> {
             }
         }
         for l in leftovers {
-            l.kill();
+            if teardown_cancel.is_cancelled() {
+                l.kill_now();
+            } else {
+                l.kill();
+            }
         }
         // Probe containers are removed by the probe itself; this sweep catches any that a
         // crash of the daemon connection left behind.

@@ -15,5 +15,7 @@ mod not_started;
 mod output;
 mod receipts;
 mod run;
+#[cfg(target_os = "linux")]
+mod signals;
 mod stdout;
 mod step;
