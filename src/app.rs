@@ -144,7 +144,8 @@ pub fn main() -> ExitCode {
     match dispatch(cli.command) {
         Ok(kind) => kind.into(),
         Err(e) => {
-            report::progress::to_stderr(&format!("error: {e}\n"));
+            // The whole chain of causes: "step `a`" alone says nothing.
+            report::progress::to_stderr(&format!("error: {}\n", crate::error::chain(&e)));
             e.exit_kind().into()
         }
     }
@@ -235,7 +236,8 @@ fn run(args: RunArgs) -> Result<ExitKind, Error> {
     };
     printed.map_err(|e| {
         anyhow::anyhow!(
-            "{e}; the receipts are in {} all the same",
+            "{}; the receipts are in {} all the same",
+            crate::error::chain(&e),
             args.output.display()
         )
     })?;

@@ -156,7 +156,9 @@ pub fn run(
         progress.run_finished(&label, run.status);
         warnings.extend(run.warnings.iter().map(|w| format!("{label}: {w}")));
         if !warmup && run.status != Status::Interrupted {
-            run_receipts.json(&opts.output.join(format!("run_{number}.json")), &run)?;
+            run_receipts
+                .json(&opts.output.join(format!("run_{number}.json")), &run)
+                .map_err(|e| receipt_error(&e, &opts.output))?;
         }
         match run.status {
             Status::Ok => {}
@@ -285,9 +287,11 @@ pub fn run(
     };
     // Nanoseconds: two invocations in one second keep both summaries.
     let summary_path = out.summary_path(started_at);
-    run_receipts.finish()?;
-    receipt::write::json_atomic(&summary_path, &summary)?;
-    receipt::write::json_atomic(&opts.output.join("perf.json"), &summary)?;
+    run_receipts
+        .finish()
+        .and_then(|()| receipt::write::json_atomic(&summary_path, &summary))
+        .and_then(|()| receipt::write::json_atomic(&opts.output.join("perf.json"), &summary))
+        .map_err(|e| receipt_error(&e, &opts.output))?;
     out.finish();
     let exit = match status {
         Status::Ok => ExitKind::Ok,
@@ -301,6 +305,16 @@ pub fn run(
     })
 }
 
+/// A receipt that could not be written, with its cause (ENOSPC, EFBIG, EACCES…) and what
+/// to do about it.
+fn receipt_error(e: &anyhow::Error, out: &Path) -> Error {
+    Error::Other(anyhow::anyhow!(
+        "{}; free space in {} (or lift the limit that stops the write), or choose another directory with --output",
+        crate::error::chain(e.as_ref()),
+        out.display()
+    ))
+}
+
 /// Start the container monitor as `[monitor] docker` says: `on` requires the daemon
 /// (exit 4 without it), `auto` uses it when it answers and says once when it does not.
 fn docker_monitor(
@@ -310,14 +324,18 @@ fn docker_monitor(
 ) -> Result<Option<Monitor>, Error> {
     match mode {
         DockerMode::Off => Ok(None),
-        DockerMode::On => Monitor::start(interval)
-            .map(Some)
-            .map_err(|e| Error::Preflight(vec![format!("[monitor] docker = \"on\": {e}")])),
+        DockerMode::On => Monitor::start(interval).map(Some).map_err(|e| {
+            Error::Preflight(vec![format!(
+                "[monitor] docker = \"on\": {}",
+                crate::error::chain(&e)
+            )])
+        }),
         DockerMode::Auto => match Monitor::start(interval) {
             Ok(m) => Ok(Some(m)),
             Err(e) => {
                 warnings.push(format!(
-                    "container monitoring is off ([monitor] docker = \"auto\"): {e}; set docker = \"off\" to silence this"
+                    "container monitoring is off ([monitor] docker = \"auto\"): {}; set docker = \"off\" to silence this",
+                    crate::error::chain(&e)
                 ));
                 Ok(None)
             }
@@ -500,7 +518,10 @@ impl Ctx<'_> {
             .any(|s| matches!(s.kind, StepKind::Container { .. }))
             && let Err(e) = docker::probe::remove_labelled(&self.probe_label)
         {
-            warnings.push(format!("could not sweep probe containers: {e}"));
+            warnings.push(format!(
+                "could not sweep probe containers: {}",
+                crate::error::chain(&e)
+            ));
         }
         if status == Status::TimedOut {
             status = Status::Failed;
@@ -738,8 +759,8 @@ impl Ctx<'_> {
             Path::new(""),
         );
         let mut sink = StepSink::new(None);
-        let out =
-            exec::execute(&spec, &mut sink, cancel).map_err(|e| format!("{}: {e}", hook.name))?;
+        let out = exec::execute(&spec, &mut sink, cancel)
+            .map_err(|e| format!("{}: {}", hook.name, crate::error::chain(&e)))?;
         leftovers.extend(out.leftovers);
         if out.interrupted {
             return Err(format!("{} was interrupted", hook.name));
