@@ -44,6 +44,8 @@ pub enum DockerError {
     ProbeTimeout { after: Duration },
     #[error("interrupted: the probe container was removed")]
     Cancelled,
+    #[error("interrupted while waiting for the Docker daemon")]
+    Interrupted,
     #[error("cannot start the Docker client runtime: {0}")]
     Runtime(#[source] std::io::Error),
 }

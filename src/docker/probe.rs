@@ -36,7 +36,7 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 
-use super::{Client, DockerError, block_on, default_host};
+use super::{Client, DockerError, block_on, cancelled, default_host};
 
 /// Label every probe container carries.
 pub const LABEL_PROBE: &str = "benchmark.probe";
@@ -45,8 +45,6 @@ pub const LABEL_RUN: &str = "benchmark.run";
 /// The phases of [`ProbeResult::phases`], in order.
 pub const PHASES: [&str; 5] = ["create", "start", "running", "exit", "remove"];
 
-/// How often the cancel check runs while a call is in flight.
-const CANCEL_POLL: Duration = Duration::from_millis(10);
 /// Time allowed to clean up after a failure.
 const CLEANUP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -109,28 +107,25 @@ pub fn lifecycle_on(
         // Per-request timeout: longer than the probe's own, which is enforced below.
         let client = Client::connect(host, spec.timeout + Duration::from_secs(5)).await?;
         client
-            .docker
-            .inspect_image(&spec.image)
+            .call(client.docker.inspect_image(&spec.image))
             .await
             .map_err(|e| match e {
-                bollard::errors::Error::DockerResponseServerError {
-                    status_code: 404, ..
-                } => DockerError::ImageMissing {
+                DockerError::Api { status: 404, .. } => DockerError::ImageMissing {
                     image: spec.image.clone(),
                 },
-                e => client.err(e),
+                e => e,
             })?;
         let name = unique_name();
         let deadline = tokio::time::Instant::now() + spec.timeout;
-        // The create call is never cut off: a dropped create may still make a container
-        // we would not know about. It is bounded by the client's request timeout.
+        // The create call is not cut off by the probe's own limit: a dropped create may
+        // still make a container we would not know about. It is bounded by the client's
+        // request timeout, longer than the probe's.
         let t0 = Instant::now();
         let created = client
-            .docker
-            .create_container(
+            .call(client.docker.create_container(
                 Some(CreateContainerOptionsBuilder::default().name(&name).build()),
                 create_body(spec),
-            )
+            ))
             .await;
         let create = t0.elapsed();
         let id = match created {
@@ -138,7 +133,7 @@ pub fn lifecycle_on(
             Err(e) => {
                 // By name: a request timeout may have left one behind.
                 cleanup(&client, &name).await;
-                return Err(client.err(e));
+                return Err(e);
             }
         };
         let outcome = if cancel() {
@@ -179,16 +174,17 @@ pub fn remove_labelled_on(host: &str, label_run: &str) -> Result<usize, DockerEr
             .filters(&filters)
             .build();
         let found = client
-            .docker
-            .list_containers(Some(opts))
-            .await
-            .map_err(|e| client.err(e))?;
+            .call(client.docker.list_containers(Some(opts)))
+            .await?;
         let mut removed = 0;
         for id in found.into_iter().filter_map(|c| c.id) {
-            match client.docker.remove_container(&id, Some(force())).await {
+            match client
+                .call(client.docker.remove_container(&id, Some(force())))
+                .await
+            {
                 Ok(()) => removed += 1,
                 Err(e) if is_gone(&e) => {}
-                Err(e) => return Err(client.err(e)),
+                Err(e) => return Err(e),
             }
         }
         Ok(removed)
@@ -219,16 +215,12 @@ async fn after_create(
 ) -> Result<ProbeResult, DockerError> {
     let docker = &client.docker;
     let t1 = Instant::now();
-    docker
-        .start_container(id, None)
-        .await
-        .map_err(|e| client.err(e))?;
+    client.call(docker.start_container(id, None)).await?;
     let t2 = Instant::now();
     loop {
-        let state = docker
-            .inspect_container(id, None)
-            .await
-            .map_err(|e| client.err(e))?
+        let state = client
+            .call(docker.inspect_container(id, None))
+            .await?
             .state;
         if is_up(state.as_ref()) {
             break;
@@ -254,10 +246,9 @@ async fn after_create(
     };
     let t4 = Instant::now();
     let opts = RemoveContainerOptionsBuilder::default().v(true).build();
-    docker
-        .remove_container(id, Some(opts))
-        .await
-        .map_err(|e| client.err(e))?;
+    client
+        .call(docker.remove_container(id, Some(opts)))
+        .await?;
     let t5 = Instant::now();
     Ok(ProbeResult {
         phases: PHASES
@@ -279,17 +270,6 @@ fn is_up(state: Option<&ContainerState>) -> bool {
     s.running == Some(true) || s.pid.is_some_and(|p| p > 0) || started
 }
 
-/// Resolves once `cancel()` returns true.
-async fn cancelled(cancel: &(dyn Fn() -> bool + Sync)) {
-    let mut tick = tokio::time::interval(CANCEL_POLL);
-    loop {
-        tick.tick().await;
-        if cancel() {
-            return;
-        }
-    }
-}
-
 /// Force-remove the probe container (by id or name), if it exists; errors are not the
 /// caller's concern any more (the sweep by label catches what this misses).
 async fn cleanup(client: &Client, id_or_name: &str) {
@@ -307,14 +287,8 @@ fn force() -> bollard::query_parameters::RemoveContainerOptions {
         .build()
 }
 
-fn is_gone(e: &bollard::errors::Error) -> bool {
-    matches!(
-        e,
-        bollard::errors::Error::DockerResponseServerError {
-            status_code: 404 | 409,
-            ..
-        }
-    )
+fn is_gone(e: &DockerError) -> bool {
+    matches!(e, DockerError::Api { status: 404 | 409, .. })
 }
 
 /// A container name unique to this process and call.

@@ -89,14 +89,22 @@ pub fn run(
     prepare_output(&opts.output, opts.keep_logs)?;
 
     let pre = preflight::run(suite, cancel);
-    if !pre.failures.is_empty() {
+    // Interrupted while checking: the runs below stop at once, as interrupted.
+    if !pre.failures.is_empty() && !cancel.is_cancelled() {
         return Err(Error::Preflight(pre.failures));
     }
     let mut warnings: Vec<String> = Vec::new();
-    let monitor = docker_monitor(suite.monitor.docker, suite.monitor.interval, &mut warnings)?;
-    let docker_info = pre
-        .docker
-        .or_else(|| monitor.as_ref().and_then(|_| docker::ping().ok()));
+    let monitor = docker_monitor(
+        suite.monitor.docker,
+        suite.monitor.interval,
+        cancel,
+        &mut warnings,
+    )?;
+    let docker_info = pre.docker.or_else(|| {
+        monitor.as_ref().and_then(|_| {
+            docker::ping_until(&docker::default_host(), &|| cancel.is_cancelled()).ok()
+        })
+    });
 
     let started_at = SystemTime::now();
     let platform = platform::detect();
@@ -328,18 +336,24 @@ fn prepare_output(out: &Path, keep_logs: bool) -> Result<(), Error> {
 
 /// Start the container monitor as `[monitor] docker` says: `on` requires the daemon
 /// (exit 4 without it), `auto` uses it when it answers and says once when it does not.
+/// Never waits past a cancellation: the run then stops as interrupted.
 fn docker_monitor(
     mode: DockerMode,
     interval: Duration,
+    cancel: &Cancel,
     warnings: &mut Vec<String>,
 ) -> Result<Option<Monitor>, Error> {
+    let start = || Monitor::start_until(&docker::default_host(), interval, &|| cancel.is_cancelled());
     match mode {
         DockerMode::Off => Ok(None),
-        DockerMode::On => Monitor::start(interval)
-            .map(Some)
-            .map_err(|e| Error::Preflight(vec![format!("[monitor] docker = \"on\": {e}")])),
-        DockerMode::Auto => match Monitor::start(interval) {
+        DockerMode::On => match start() {
             Ok(m) => Ok(Some(m)),
+            Err(_) if cancel.is_cancelled() => Ok(None),
+            Err(e) => Err(Error::Preflight(vec![format!("[monitor] docker = \"on\": {e}")])),
+        },
+        DockerMode::Auto => match start() {
+            Ok(m) => Ok(Some(m)),
+            Err(_) if cancel.is_cancelled() => Ok(None),
             Err(e) => {
                 warnings.push(format!(
                     "container monitoring is off ([monitor] docker = \"auto\"): {e}; set docker = \"off\" to silence this"

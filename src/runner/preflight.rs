@@ -7,7 +7,7 @@ use crate::docker::{self, DaemonInfo};
 use crate::measure::Termination;
 use crate::measure::cancel::Cancel;
 use crate::measure::exec::{self, Discard, ExecSpec};
-use crate::suite::{Check, Suite};
+use crate::suite::{Check, DockerMode, Suite};
 
 /// What the pre-flight found.
 #[derive(Debug, Default)]
@@ -18,12 +18,15 @@ pub struct Report {
     pub docker: Option<DaemonInfo>,
 }
 
-/// Run every check.
+/// Run every check, and the ones the suite's settings imply (`[monitor] docker = "on"`
+/// needs the daemon). `benchmark run` and `benchmark check` both run exactly this.
 pub fn run(suite: &Suite, cancel: &Cancel) -> Report {
     let mut report = Report::default();
+    let mut daemon_failed = false;
     for p in &suite.preflight {
         for check in &p.checks {
             if let Err(e) = check_one(check, suite, cancel, &mut report) {
+                daemon_failed |= matches!(check, Check::DockerDaemon);
                 report.failures.push(match &p.name {
                     Some(n) => format!("{n}: {e}"),
                     None => e,
@@ -31,7 +34,20 @@ pub fn run(suite: &Suite, cancel: &Cancel) -> Report {
             }
         }
     }
+    if suite.monitor.docker == DockerMode::On && report.docker.is_none() && !daemon_failed {
+        match ping(cancel) {
+            Ok(info) => report.docker = Some(info),
+            Err(e) => report
+                .failures
+                .push(format!("[monitor] docker = \"on\": {e}")),
+        }
+    }
     report
+}
+
+/// Ping the daemon, giving up when the run is cancelled.
+fn ping(cancel: &Cancel) -> Result<DaemonInfo, docker::DockerError> {
+    docker::ping_until(&docker::default_host(), &|| cancel.is_cancelled())
 }
 
 fn check_one(
@@ -96,7 +112,7 @@ fn check_one(
             }
         }
         Check::DockerDaemon => {
-            report.docker = Some(docker::ping().map_err(|e| e.to_string())?);
+            report.docker = Some(ping(cancel).map_err(|e| e.to_string())?);
             Ok(())
         }
     }
