@@ -23,11 +23,15 @@
   env ? { },
   # OCI labels beyond title, description and version (source, revision, …)
   labels ? { },
-  # the user the entrypoint runs as; it owns /workspace
+  # the user (`bench`) the entrypoint runs as; it owns /workspace
   uid ? 65532,
 }:
 let
   user = toString uid;
+  # SPDX expression of the package's licenses (a list in meta means a choice of them)
+  licenses = lib.concatMapStringsSep " OR " (l: l.spdxId or l.shortName or "") (
+    lib.toList (benchmark.meta.license or [ ])
+  );
 in
 dockerTools.buildLayeredImage {
   inherit name tag;
@@ -48,12 +52,12 @@ dockerTools.buildLayeredImage {
     rm -f ./etc/passwd ./etc/group
     cat > ./etc/passwd <<EOF
     root:x:0:0:root:/root:/bin/sh
-    benchmark:x:${user}:${user}:benchmark:/workspace:/bin/sh
+    bench:x:${user}:${user}:benchmark:/workspace:/bin/sh
     nobody:x:65534:65534:nobody:/var/empty:/bin/false
     EOF
     cat > ./etc/group <<EOF
     root:x:0:
-    benchmark:x:${user}:
+    bench:x:${user}:
     nobody:x:65534:
     EOF
     chown -R ${user}:${user} ./workspace
@@ -85,6 +89,7 @@ dockerTools.buildLayeredImage {
         benchmark.meta.description or "benchmark: the reproducible benchmark appliance";
       "org.opencontainers.image.version" = benchmark.version;
     }
+    // lib.optionalAttrs (licenses != "") { "org.opencontainers.image.licenses" = licenses; }
     // labels;
   };
 }

@@ -32,7 +32,10 @@ in
               description = ''
                 The suite file. A path copies just this file into the store; to ship the
                 scripts its steps call along with it, point into a directory:
-                `"''${./bench}/api.toml"`.
+                `"''${./bench}/api.toml"`. Steps run in the suite file's directory, which
+                is then in the read-only store: a suite whose steps write files sets
+                `working_dir` in its `[suite]` (e.g. `"/tmp"`) or writes under
+                `$BENCHMARK_RUN_DIR`.
               '';
             };
             runArgs = mkOption {

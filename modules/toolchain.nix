@@ -10,14 +10,23 @@
 let
   inherit (lib) mkOption types;
 
-  # `package.rust-version`, or `workspace.package.rust-version` for a virtual manifest.
+  # `package.rust-version`; `workspace.package.rust-version` for a virtual manifest or a
+  # package that inherits it (`rust-version.workspace = true`).
   msrvOf =
     manifest:
     let
       toml = builtins.fromTOML (builtins.readFile manifest);
+      own = toml.package.rust-version or null;
+      inherited = toml.workspace.package.rust-version or null;
     in
-    toml.package.rust-version or toml.workspace.package.rust-version
-      or (throw "benchmark.rust: ${toString manifest} has no rust-version (package or workspace.package)");
+    if builtins.isString own then
+      own
+    else if inherited != null then
+      inherited
+    else if own != null then
+      throw "benchmark.rust: ${toString manifest} inherits rust-version from its workspace; set benchmark.rust.manifest to the workspace root's Cargo.toml"
+    else
+      throw "benchmark.rust: ${toString manifest} has no rust-version (package or workspace.package)";
 in
 {
   options.perSystem = flake-parts-lib.mkPerSystemOption (

@@ -15,11 +15,14 @@
       root = ../.;
 
       # Cargo sources plus what the tests read at run time or through include_str!:
-      # fixtures and snapshots under tests/ and src/, and benches/.
+      # fixtures and snapshots under tests/ and src/, and benches/; the nextest config.
       src = lib.fileset.toSource {
         inherit root;
         fileset = lib.fileset.unions [
-          (craneLib.fileset.commonCargoSources root)
+          # The xtask (the project's own chores) is a workspace member that the package
+          # never builds: keep its manifest, so the workspace loads, and leave its code out.
+          (lib.fileset.difference (craneLib.fileset.commonCargoSources root) ../xtask)
+          ../xtask/Cargo.toml
           (lib.fileset.maybeMissing ../tests)
           (lib.fileset.maybeMissing ../benches)
           (lib.fileset.fileFilter (
@@ -31,6 +34,8 @@
               "txt"
             ]
           ) ../src)
+          # the nextest profile the check runs with
+          ../.config/nextest.toml
         ];
       };
 
@@ -59,6 +64,8 @@
           env = commonArgs.env // {
             BENCHMARK_COMMIT = self.shortRev or self.dirtyShortRev or "unknown";
           };
+          # for other checks that build from the same sources (nix/vm-test.nix)
+          passthru = { inherit commonArgs cargoArtifacts; };
           meta = {
             inherit (cargoToml.package) description;
             homepage = cargoToml.package.repository;
@@ -102,14 +109,16 @@
             inherit cargoArtifacts;
             partitions = 1;
             partitionType = "count";
+            # .config/nextest.toml: no retries, slow-test timeouts, JUnit report
+            cargoNextestExtraArgs = "--profile ci";
+            postCheck = ''
+              cp "''${CARGO_TARGET_DIR:-target}/nextest/ci/junit.xml" "$out/junit.xml"
+            '';
+            # the Docker ping test of a silent TCP port listens on loopback; the tests' scripts
+            # are `/bin/sh` ones, which the sandbox has, so no shebang needs patching
+            __darwinAllowLocalNetworking = true;
             # the integration tests start escaping daemons with `setsid` (util-linux)
             nativeBuildInputs = lib.optionals pkgs.stdenv.hostPlatform.isLinux [ pkgs.util-linux ];
-            # the sandbox has no /usr/bin/env for the fixtures' `#!/usr/bin/env` scripts
-            preCheck = ''
-              for dir in tests benches; do
-                if [ -d "$dir" ]; then patchShebangs --build "$dir"; fi
-              done
-            '';
           }
         );
 

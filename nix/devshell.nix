@@ -7,8 +7,9 @@
     let
       rust = config.benchmark.rust;
       shell = rust.devCraneLib.devShell {
-        # inputsFrom: the checks' build inputs; devCraneLib adds its toolchain first on PATH
-        inherit (config) checks;
+        # inputsFrom: the checks' build inputs (not the VM test's QEMU and test driver);
+        # devCraneLib adds its toolchain first on PATH
+        checks = removeAttrs config.checks [ "bench-image-vm" ];
         packages = [
           pkgs.cargo-nextest
           pkgs.hyperfine

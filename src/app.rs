@@ -69,10 +69,10 @@ struct RunArgs {
     #[command(flatten)]
     suite: SuiteArgs,
     /// Measured runs (overrides the suite's `runs`).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(suite::MAX_RUNS)))]
     runs: Option<u32>,
     /// Warm-up runs, not counted (overrides the suite's `warmup`).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=i64::from(suite::MAX_RUNS)))]
     warmup: Option<u32>,
     /// Where receipts and logs go.
     #[arg(long, short, default_value = "bench-out", env = "BENCHMARK_OUTPUT")]
@@ -98,9 +98,9 @@ struct EntrypointArgs {
     suite: Option<PathBuf>,
     #[arg(long, env = "BENCHMARK_MODE")]
     mode: Option<String>,
-    #[arg(long, env = "BENCHMARK_RUNS", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "BENCHMARK_RUNS", value_parser = clap::value_parser!(u32).range(1..=i64::from(suite::MAX_RUNS)))]
     runs: Option<u32>,
-    #[arg(long, env = "BENCHMARK_WARMUP")]
+    #[arg(long, env = "BENCHMARK_WARMUP", value_parser = clap::value_parser!(u32).range(0..=i64::from(suite::MAX_RUNS)))]
     warmup: Option<u32>,
     /// Where receipts go: the image's output volume.
     #[arg(long, short, env = "BENCHMARK_OUTPUT", default_value = entrypoint::OUTPUT_DIR)]
@@ -115,7 +115,7 @@ struct StepArgs {
     /// The step's name (its id in receipts).
     name: String,
     /// Kill the command (and its whole tree) after this long, e.g. 5m.
-    #[arg(long, value_parser = suite::units::parse_duration)]
+    #[arg(long, value_parser = suite::units::parse_timeout)]
     timeout: Option<Duration>,
     /// The command and its arguments.
     #[arg(last = true, required = true, num_args = 1..)]

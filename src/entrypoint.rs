@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::measure::platform::Platform;
 use crate::runner::preflight::bytes;
 
-/// The image's baked-in suite (`containers/build-offline.sh --suite` puts it here).
+/// The image's baked-in suite (`cargo xtask image --suite` puts it here).
 pub const DEFAULT_SUITE: &str = "/workspace/benchmark.toml";
 
 /// Where the image expects its output volume.

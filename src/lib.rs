@@ -15,4 +15,5 @@ pub mod report;
 pub mod runner;
 pub mod stats;
 pub mod suite;
+pub mod verdict;
 pub mod workload;

@@ -17,9 +17,14 @@ use crate::control::valid_name;
 use crate::error::{Error, Location, SuiteError};
 pub use raw::DockerMode;
 use raw::{ExpectExit, RawHook, RawPreflight, RawSuite, Shell};
+use units::HumanDuration;
 
 /// The built-in system-baseline suite (its workloads are built into the binary).
 pub const BASELINE: &str = include_str!("baseline.toml");
+/// The most runs (measured or warm-up) a suite or the command line may ask for.
+pub const MAX_RUNS: u32 = 100_000;
+/// The longest sampler interval.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(3600);
 /// The name under which the built-in suite appears in receipts and errors.
 pub const BASELINE_NAME: &str = "<built-in system-baseline>";
 
@@ -198,18 +203,47 @@ pub fn parse(text: &str, path: Option<&Path>, dir: &Path) -> Result<Suite, Suite
         let Some(v) = v else { return Ok(default) };
         u32::try_from(*v.get_ref())
             .ok()
-            .filter(|n| i64::from(*n) >= min)
+            .filter(|n| i64::from(*n) >= min && *n <= MAX_RUNS)
             .ok_or_else(|| {
                 at(
                     v.span(),
                     format!(
-                        "`{what}` must be a whole number of at least {min}, not {}",
+                        "`{what}` must be a whole number from {min} to {MAX_RUNS}, not {}",
                         v.get_ref()
                     ),
                     None,
                 )
             })
     };
+    // Every duration within its range, so that no clock arithmetic can overflow later.
+    let duration =
+        |v: Option<&Spanned<HumanDuration>>, what: &str, min: Duration, max: Duration| {
+            let Some(v) = v else { return Ok(None) };
+            units::check_range(v.get_ref().0, min, max)
+                .map(Some)
+                .map_err(|range| {
+                    at(
+                        v.span(),
+                        format!(
+                            "`{what}` must be {range}, not {}",
+                            humantime::format_duration(v.get_ref().0)
+                        ),
+                        (what.ends_with("timeout") && v.get_ref().0 < min)
+                            .then(|| "leave `timeout` out for no limit".to_owned()),
+                    )
+                })
+        };
+    let timeout = |v: Option<&Spanned<HumanDuration>>, what: &str| {
+        duration(v, what, Duration::from_millis(1), units::MAX_DURATION)
+    };
+    let run_timeout = timeout(s.and_then(|s| s.timeout.as_ref()), "[suite] timeout")?;
+    let kill_grace = duration(
+        s.and_then(|s| s.kill_grace.as_ref()),
+        "kill_grace",
+        Duration::ZERO,
+        Duration::from_secs(3600),
+    )?
+    .unwrap_or(Duration::from_secs(2));
     let runs = count(s.and_then(|s| s.runs.as_ref()), 5, 1, "runs")?;
     let warmup = count(s.and_then(|s| s.warmup.as_ref()), 1, 0, "warmup")?;
 
@@ -322,17 +356,41 @@ pub fn parse(text: &str, path: Option<&Path>, dir: &Path) -> Result<Suite, Suite
                 ));
             }
         };
+        let step_timeout = timeout(st.timeout.as_ref(), "timeout")?;
+        let expect_exit = match &st.expect_exit {
+            None => vec![0],
+            Some(e) => {
+                let codes = match e.get_ref() {
+                    ExpectExit::One(c) => vec![*c],
+                    ExpectExit::Any(v) => v.clone(),
+                };
+                if let Some(bad) = codes.iter().find(|c| !(0..=255).contains(*c)) {
+                    return Err(at(
+                        e.span(),
+                        format!("`expect_exit` codes are 0 to 255, not {bad}"),
+                        Some(
+                            "a process exits with 0 to 255; one killed by signal N counts as 128 + N"
+                                .to_owned(),
+                        ),
+                    ));
+                }
+                if codes.is_empty() {
+                    return Err(at(
+                        e.span(),
+                        "`expect_exit` is empty".to_owned(),
+                        Some("list the exit codes that count as success, e.g. `[0, 1]`".to_owned()),
+                    ));
+                }
+                codes
+            }
+        };
         steps.push(Step {
             name: st.name.unwrap_or_else(|| id.clone()),
             id,
             kind,
-            timeout: st.timeout.map(|d| d.0),
+            timeout: step_timeout,
             env: st.env,
-            expect_exit: match st.expect_exit {
-                None => vec![0],
-                Some(ExpectExit::One(c)) => vec![c],
-                Some(ExpectExit::Any(v)) => v,
-            },
+            expect_exit,
             allow_failure: st.allow_failure.unwrap_or(false),
             modes,
         });
@@ -366,14 +424,17 @@ pub fn parse(text: &str, path: Option<&Path>, dir: &Path) -> Result<Suite, Suite
 
     let monitor = raw.monitor;
     let interval = match monitor.as_ref().and_then(|m| m.interval.as_ref()) {
-        Some(i) if i.get_ref().0 < Duration::from_millis(1) => {
-            return Err(at(
-                i.span(),
-                "`interval` must be at least 1ms".to_owned(),
-                Some("set `enabled = false` to turn the sampler off".to_owned()),
-            ));
-        }
-        Some(i) => i.get_ref().0,
+        Some(i) => units::check_range(i.get_ref().0, Duration::from_millis(1), MAX_INTERVAL)
+            .map_err(|range| {
+                at(
+                    i.span(),
+                    format!(
+                        "`interval` must be {range}, not {}",
+                        humantime::format_duration(i.get_ref().0)
+                    ),
+                    Some("set `enabled = false` to turn the sampler off".to_owned()),
+                )
+            })?,
         None => Duration::from_millis(100),
     };
 
@@ -387,17 +448,21 @@ pub fn parse(text: &str, path: Option<&Path>, dir: &Path) -> Result<Suite, Suite
         .enumerate()
         .map(|(i, p)| preflight(p, &working_dir, &file, i))
         .collect::<Result<_, _>>()?;
-    let hooks = |kind: &str, v: Vec<RawHook>| -> Vec<Hook> {
+    let hooks = |kind: &str, v: Vec<RawHook>| -> Result<Vec<Hook>, SuiteError> {
         v.into_iter()
             .enumerate()
-            .map(|(i, h)| Hook {
-                name: h.name.unwrap_or_else(|| format!("{kind} #{}", i + 1)),
-                run: h.run,
-                timeout: h.timeout.map(|d| d.0),
-                env: h.env,
+            .map(|(i, h)| {
+                Ok(Hook {
+                    name: h.name.unwrap_or_else(|| format!("{kind} #{}", i + 1)),
+                    run: h.run,
+                    timeout: timeout(h.timeout.as_ref(), "timeout")?,
+                    env: h.env,
+                })
             })
             .collect()
     };
+    let setup = hooks("setup", raw.setup)?;
+    let teardown = hooks("teardown", raw.teardown)?;
 
     Ok(Suite {
         name: s
@@ -414,7 +479,7 @@ pub fn parse(text: &str, path: Option<&Path>, dir: &Path) -> Result<Suite, Suite
         },
         runs,
         warmup,
-        run_timeout: s.and_then(|s| s.timeout).map(|d| d.0),
+        run_timeout,
         shell,
         env: s.map(|s| s.env.clone()).unwrap_or_default(),
         env_allow: s.map(|s| s.env_allow.clone()).unwrap_or_default(),
@@ -422,9 +487,7 @@ pub fn parse(text: &str, path: Option<&Path>, dir: &Path) -> Result<Suite, Suite
         default_mode,
         working_dir,
         keep_going: s.and_then(|s| s.keep_going).unwrap_or(false),
-        kill_grace: s
-            .and_then(|s| s.kill_grace)
-            .map_or(Duration::from_secs(2), |d| d.0),
+        kill_grace,
         monitor: Monitor {
             enabled: monitor.as_ref().and_then(|m| m.enabled).unwrap_or(true),
             interval,
@@ -434,9 +497,9 @@ pub fn parse(text: &str, path: Option<&Path>, dir: &Path) -> Result<Suite, Suite
                 .unwrap_or(DockerMode::Auto),
         },
         preflight,
-        setup: hooks("setup", raw.setup),
+        setup,
         steps,
-        teardown: hooks("teardown", raw.teardown),
+        teardown,
     })
 }
 

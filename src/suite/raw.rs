@@ -29,7 +29,7 @@ pub(crate) struct RawSettings {
     pub description: Option<String>,
     pub runs: Option<Spanned<i64>>,
     pub warmup: Option<Spanned<i64>>,
-    pub timeout: Option<HumanDuration>,
+    pub timeout: Option<Spanned<HumanDuration>>,
     pub shell: Option<Spanned<Shell>>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
@@ -40,7 +40,7 @@ pub(crate) struct RawSettings {
     pub default_mode: Option<Spanned<String>>,
     pub working_dir: Option<String>,
     pub keep_going: Option<bool>,
-    pub kill_grace: Option<HumanDuration>,
+    pub kill_grace: Option<Spanned<HumanDuration>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -87,7 +87,7 @@ pub(crate) struct RawPreflight {
 pub(crate) struct RawHook {
     pub name: Option<String>,
     pub run: String,
-    pub timeout: Option<HumanDuration>,
+    pub timeout: Option<Spanned<HumanDuration>>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
 }
@@ -103,10 +103,10 @@ pub(crate) struct RawStep {
     pub image: Option<Spanned<String>>,
     pub cmd: Option<Vec<String>>,
     pub network: Option<String>,
-    pub timeout: Option<HumanDuration>,
+    pub timeout: Option<Spanned<HumanDuration>>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
-    pub expect_exit: Option<ExpectExit>,
+    pub expect_exit: Option<Spanned<ExpectExit>>,
     pub modes: Option<Vec<Spanned<String>>>,
     pub allow_failure: Option<bool>,
 }

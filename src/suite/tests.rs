@@ -172,7 +172,7 @@ fn malformed_toml_is_located() {
 fn wrong_types_and_ranges() {
     assert!(
         err("[suite]\nruns = 0\n[[step]]\nid=\"a\"\nrun=\"x\"\n")
-            .starts_with("suite.toml:2:8: `runs` must be a whole number of at least 1")
+            .starts_with("suite.toml:2:8: `runs` must be a whole number from 1 to 100000")
     );
     assert!(err("[suite]\nruns = \"three\"\n").contains("suite.toml:2:8"));
     assert!(err("[[step]]\nid = \"a b\"\nrun = \"x\"\n").contains("step id `a b` is not valid"));
@@ -184,7 +184,7 @@ fn wrong_types_and_ranges() {
     );
     assert!(
         err("[monitor]\ninterval = \"0s\"\n[[step]]\nid=\"a\"\nrun=\"x\"\n")
-            .contains("at least 1ms")
+            .contains("`interval` must be between 1ms and 1h, not 0s")
     );
     assert!(
         err("[monitor]\ndocker = \"maybe\"\n[[step]]\nid=\"a\"\nrun=\"x\"\n")

@@ -6,18 +6,71 @@ use std::time::Duration;
 
 use serde::de::{self, Deserializer, Visitor};
 
-/// Parse a duration: a humantime string or a non-negative number of seconds.
+/// The longest duration a suite may name (a timeout, an interval, a grace period): far
+/// beyond any benchmark, and far from where adding it to a clock reading overflows.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+/// The largest size a suite may name (1 EiB).
+pub const MAX_BYTES: u64 = 1 << 60;
+
+/// Parse a duration: a humantime string or a non-negative number of seconds, at most
+/// [`MAX_DURATION`].
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
-    if let Ok(secs) = t.parse::<f64>() {
-        return Duration::try_from_secs_f64(secs)
-            .map_err(|_| format!("`{s}` is not a valid number of seconds"));
+    let d = if let Ok(secs) = t.parse::<f64>() {
+        if secs.is_finite() && secs > MAX_DURATION.as_secs_f64() {
+            return Err(too_long(s));
+        }
+        Duration::try_from_secs_f64(secs)
+            .map_err(|_| format!("`{s}` is not a valid number of seconds (0 to 365 days)"))?
+    } else {
+        humantime::parse_duration(t).map_err(|e| {
+            if matches!(e, humantime::DurationError::NumberOverflow) {
+                return too_long(s);
+            }
+            format!(
+                "`{s}` is not a duration ({e}): write e.g. \"90s\", \"5m\", \"1h 30m\" or \"250ms\""
+            )
+        })?
+    };
+    bounded(d, s)
+}
+
+/// A timeout: a duration of at least 1ms (`0s` would fail every step at once).
+pub fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    check_range(d, Duration::from_millis(1), MAX_DURATION)
+        .map_err(|range| format!("`{s}` is not a valid timeout: it must be {range}"))
+}
+
+fn bounded(d: Duration, s: &str) -> Result<Duration, String> {
+    if d > MAX_DURATION {
+        Err(too_long(s))
+    } else {
+        Ok(d)
     }
-    humantime::parse_duration(t).map_err(|e| {
-        format!(
-            "`{s}` is not a duration ({e}): write e.g. \"90s\", \"5m\", \"1h 30m\" or \"250ms\""
-        )
-    })
+}
+
+fn too_long(s: &str) -> String {
+    format!("`{s}` is too long: durations are at most 365 days")
+}
+
+/// A limit in words: whole days as days (humantime counts a year as 365.25 days).
+fn words(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs >= 86_400 && secs.is_multiple_of(86_400) && d.subsec_nanos() == 0 {
+        format!("{} days", secs / 86_400)
+    } else {
+        humantime::format_duration(d).to_string()
+    }
+}
+
+/// `Err(the allowed range, in words)` when `d` is outside `min..=max`.
+pub fn check_range(d: Duration, min: Duration, max: Duration) -> Result<Duration, String> {
+    if d < min || d > max {
+        Err(format!("between {} and {}", words(min), words(max)))
+    } else {
+        Ok(d)
+    }
 }
 
 /// Parse a byte size: `10 GiB`, `512MB`, `1.5G` (binary), `4096`.
@@ -47,8 +100,8 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
         }
     };
     let bytes = num * mult;
-    if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
-        return Err(format!("`{s}` is out of range"));
+    if !bytes.is_finite() || bytes < 0.0 || bytes > MAX_BYTES as f64 {
+        return Err(format!("`{s}` is out of range: sizes are 0 to 1 EiB"));
     }
     Ok(bytes.round() as u64)
 }
@@ -69,14 +122,16 @@ impl<'de> serde::Deserialize<'de> for HumanDuration {
                 parse_duration(v).map(HumanDuration).map_err(E::custom)
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-                u64::try_from(v)
-                    .map(|s| HumanDuration(Duration::from_secs(s)))
-                    .map_err(|_| E::custom("a duration cannot be negative"))
+                let secs =
+                    u64::try_from(v).map_err(|_| E::custom("a duration cannot be negative"))?;
+                bounded(Duration::from_secs(secs), &v.to_string())
+                    .map(HumanDuration)
+                    .map_err(E::custom)
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-                Duration::try_from_secs_f64(v)
+                parse_duration(&v.to_string())
                     .map(HumanDuration)
-                    .map_err(|_| E::custom(format!("{v} is not a valid number of seconds")))
+                    .map_err(E::custom)
             }
         }
         d.deserialize_any(V)
@@ -99,9 +154,13 @@ impl<'de> serde::Deserialize<'de> for HumanBytes {
                 parse_bytes(v).map(HumanBytes).map_err(E::custom)
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-                u64::try_from(v)
-                    .map(HumanBytes)
-                    .map_err(|_| E::custom("a size cannot be negative"))
+                match u64::try_from(v) {
+                    Err(_) => Err(E::custom("a size cannot be negative")),
+                    Ok(b) if b > MAX_BYTES => Err(E::custom(format!(
+                        "`{v}` is out of range: sizes are 0 to 1 EiB"
+                    ))),
+                    Ok(b) => Ok(HumanBytes(b)),
+                }
             }
         }
         d.deserialize_any(V)
@@ -123,6 +182,27 @@ mod tests {
     }
 
     #[test]
+    fn durations_near_the_clocks_limit_are_rejected_with_the_range() {
+        for s in [
+            "9223372036854775807",
+            "292277024626y",
+            "1e19",
+            "366days",
+            "1e300",
+        ] {
+            let e = parse_duration(s).unwrap_err();
+            assert!(e.contains("at most 365 days"), "{s}: {e}");
+        }
+        assert_eq!(parse_duration("365days"), Ok(MAX_DURATION));
+        assert!(
+            parse_timeout("0s")
+                .unwrap_err()
+                .contains("between 1ms and 365 days")
+        );
+        assert_eq!(parse_timeout("1ms"), Ok(Duration::from_millis(1)));
+    }
+
+    #[test]
     fn sizes() {
         assert_eq!(parse_bytes("10 GiB"), Ok(10 << 30));
         assert_eq!(parse_bytes("512MB"), Ok(512_000_000));
@@ -134,5 +214,11 @@ mod tests {
                 .contains("not a size unit")
         );
         assert!(parse_bytes("lots").unwrap_err().contains("not a size"));
+        assert!(parse_bytes("2 EiB").is_err());
+        assert!(
+            parse_bytes("99999999 TiB")
+                .unwrap_err()
+                .contains("0 to 1 EiB")
+        );
     }
 }

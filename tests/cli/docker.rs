@@ -1,7 +1,7 @@
 //! The Docker pieces against a real daemon: pre-flight, container monitoring, the
 //! lifecycle probe and the offline image — through the library and through the real
 //! binary. Tests that need a daemon are ignored by default ("needs a Docker
-//! daemon"); `.ci/docker-up` starts one and CI runs them with `--include-ignored`.
+//! daemon"); `cargo xtask docker-up` starts one and `cargo xtask ci` runs them.
 //!
 //! They build their own tiny image from local files (a static busybox on `FROM scratch`),
 //! once per test process; nothing is pulled.
@@ -339,16 +339,18 @@ fn leftovers_are_swept_by_label() {
     assert_eq!(labelled(&label), Vec::<String>::new());
 }
 
-/// Built by `containers/build-offline.sh` (a static release build: minutes, once).
+/// Built by `cargo xtask image` (a static release build: minutes, once).
 const OFFLINE: &str = "benchmark-test-offline:latest";
 
-/// Build the offline image with `containers/build-offline.sh`, once per test process.
+/// Build the offline image with `cargo xtask image`, once per test process.
 fn offline_image() -> &'static str {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
         let root = env!("CARGO_MANIFEST_DIR");
-        let built = Command::new(format!("{root}/containers/build-offline.sh"))
-            .args(["--tag", OFFLINE])
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let built = Command::new(cargo)
+            .args(["xtask", "image", "--tag", OFFLINE])
+            .current_dir(root)
             // Its own target directory: this test's cargo holds the lock on the default one.
             .env("CARGO_TARGET_DIR", format!("{root}/target/offline-image"))
             .output()
@@ -356,7 +358,7 @@ fn offline_image() -> &'static str {
         let stdout = String::from_utf8_lossy(&built.stdout);
         assert!(
             built.status.success(),
-            "build-offline.sh: {stdout}{}",
+            "cargo xtask image: {stdout}{}",
             String::from_utf8_lossy(&built.stderr)
         );
         assert!(stdout.starts_with(&format!("{OFFLINE}: ")), "{stdout}");

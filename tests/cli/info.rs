@@ -2,16 +2,21 @@
 
 use crate::helper::bench;
 
+/// The `os` that `benchmark info` reports here: the tests also run on macOS.
+fn this_os() -> &'static str {
+    if cfg!(target_os = "linux") {
+        "linux"
+    } else {
+        "darwin"
+    }
+}
+
 #[test]
 fn info_json_describes_this_machine() {
     let b = bench();
     let done = b.run_args(&["info", "--json"]).code(0);
     let v: serde_json::Value = serde_json::from_str(&done.stdout()).unwrap();
-    let os = if cfg!(target_os = "linux") {
-        "linux"
-    } else {
-        "darwin"
-    };
+    let os = this_os();
     assert_eq!(v["os"], os);
     assert_eq!(v["arch"], std::env::consts::ARCH);
     assert_eq!(v["nix_system"], format!("{}-{os}", std::env::consts::ARCH));
@@ -29,9 +34,9 @@ fn info_shell_lines_evaluate_in_sh() {
         .output()
         .unwrap();
     let printed = String::from_utf8_lossy(&out.stdout).into_owned();
-    let arch = std::env::consts::ARCH;
+    let (os, arch) = (this_os(), std::env::consts::ARCH);
     assert!(
-        printed.starts_with(&format!("linux {arch} {arch}-linux ")),
+        printed.starts_with(&format!("{os} {arch} {arch}-{os} ")),
         "{printed}"
     );
     assert!(

@@ -56,3 +56,14 @@ run = "sh bootstrap.sh"
     assert_eq!(s.steps[1].wall_ms.as_ref().unwrap().n, 2);
     done.stdout_has("bootstrap › cluster-create");
 }
+
+#[test]
+fn a_zero_or_huge_timeout_is_an_invocation_error() {
+    let b = bench();
+    b.run_args(&["step", "x", "--timeout", "0s", "--", "true"])
+        .code(2)
+        .stderr_has("must be between 1ms and 365 days");
+    b.run_args(&["step", "x", "--timeout", "292277024626y", "--", "true"])
+        .code(2)
+        .stderr_has("durations are at most 365 days");
+}

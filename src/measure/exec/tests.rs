@@ -74,10 +74,87 @@ fn pid_in(path: &Path) -> i32 {
         .unwrap_or_else(|_| panic!("no pid in {}: {last:?}", path.display()))
 }
 
-/// A step whose shell waits long, with a `setsid`-escaped daemon: pids to `dir`.
+/// Child mode of this test binary: `setsid(1)`, which macOS lacks. In a new session it
+/// runs `sh -c "$BENCHMARK_TEST_SETSID"` in its own place (same pid), with the step's
+/// stdout and stderr back from fds 3 and 4, so that libtest's lines stay out of them.
+const SETSID_CHILD: &str = "BENCHMARK_TEST_SETSID";
+
+#[test]
+fn setsid_child() {
+    let Some(script) = std::env::var_os(SETSID_CHILD) else {
+        return;
+    };
+    // SAFETY: plain fd and session calls; nothing else in this process uses fds 1-4 now.
+    unsafe {
+        libc::dup2(3, 1);
+        libc::dup2(4, 2);
+        libc::close(3);
+        libc::close(4);
+        assert_ne!(libc::setsid(), -1, "setsid: {}", io::Error::last_os_error());
+    }
+    let err = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(script)
+        .env_remove(SETSID_CHILD)
+        .exec();
+    panic!("exec /bin/sh: {err}");
+}
+
+/// A shell command that runs `script` (no single quotes) in a new session, like
+/// `setsid sh -c 'script'`, through [`setsid_child`].
+fn setsid(script: &str) -> String {
+    assert!(!script.contains('\''), "{script}");
+    let exe = std::env::current_exe().unwrap();
+    format!(
+        "{SETSID_CHILD}='{script}' '{}' --exact measure::exec::tests::setsid_child --test-threads=1 3>&1 4>&2 >/dev/null 2>&1",
+        exe.display()
+    )
+}
+
+#[test]
+fn the_setsid_helper_escapes_to_a_session_of_its_own_and_keeps_the_pipes() {
+    let _g = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let spec = sh(&format!(
+        "{} & echo $$ > {d}/main; wait",
+        setsid(&format!(
+            "echo $$ > {d}/daemon; echo to-stdout; echo to-stderr >&2"
+        ))
+    ));
+    let (o, sink) = run(&spec);
+    assert_eq!(o.termination, Termination::Exited(0));
+    assert_eq!(text(&sink.out), "to-stdout\n");
+    assert_eq!(text(&sink.err), "to-stderr\n");
+    let (main, daemon) = (
+        pid_in(&dir.path().join("main")),
+        pid_in(&dir.path().join("daemon")),
+    );
+    assert_ne!(main, daemon);
+
+    // While it runs, the daemon leads a session of its own.
+    let mut spec = sh(&format!(
+        "{} & echo started",
+        setsid(&format!("echo $$ > {d}/held; exec sleep 30"))
+    ));
+    spec.kill_grace = Duration::from_millis(300);
+    let (o, _) = run(&spec);
+    let held = pid_in(&dir.path().join("held"));
+    // SAFETY: getsid only reads.
+    assert_eq!(unsafe { libc::getsid(held) }, held);
+    assert_ne!(unsafe { libc::getsid(0) }, held);
+    o.leftovers.expect("the daemon is a leftover").kill();
+    assert!(gone(held));
+}
+
+/// A step whose shell waits long, with a daemon escaped to its own session: pids to `dir`.
 fn tree_with_daemon(dir: &Path) -> String {
     format!(
-        "setsid sh -c 'echo $$ > {d}/daemon; exec sleep 300' & echo $$ > {d}/main; sleep 100",
+        "{} & echo $$ > {d}/main; sleep 100",
+        setsid(&format!(
+            "echo $$ > {d}/daemon; exec sleep 300",
+            d = dir.display()
+        )),
         d = dir.display()
     )
 }
@@ -256,9 +333,12 @@ fn timeout_kills_the_whole_tree_with_cgroup_v2_only() {
 fn a_stubborn_tree_is_sigkilled_after_the_grace() {
     let _g = shared();
     let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
     let mut spec = sh(&format!(
-        "trap '' TERM; setsid sh -c 'trap \"\" TERM; echo $$ > {d}/daemon; while :; do sleep 1; done' & echo $$ > {d}/main; while :; do sleep 1; done",
-        d = dir.path().display()
+        "trap '' TERM; {} & echo $$ > {d}/main; while :; do sleep 1; done",
+        setsid(&format!(
+            "trap \"\" TERM; echo $$ > {d}/daemon; while :; do sleep 1; done"
+        ))
     ));
     spec.timeout = Some(Duration::from_millis(300));
     spec.kill_grace = Duration::from_millis(200);
@@ -383,8 +463,11 @@ fn cpu_time_is_accounted() {
 fn assert_leftovers_found_and_killed(isolate: bool, by_drop: bool) {
     let dir = tempfile::tempdir().unwrap();
     let mut spec = sh(&format!(
-        "setsid sh -c 'echo $$ > {d}/daemon; exec sleep 300' & echo started",
-        d = dir.path().display()
+        "{} & echo started",
+        setsid(&format!(
+            "echo $$ > {d}/daemon; exec sleep 300",
+            d = dir.path().display()
+        ))
     ));
     spec.isolate = isolate;
     spec.kill_grace = Duration::from_millis(500);
@@ -470,7 +553,7 @@ fn no_step_cgroup_directories_remain() {
     let _g = TEST_LOCK.write().unwrap_or_else(|e| e.into_inner());
     let probe = cgroup::probe();
     for isolate in [true, false] {
-        let mut spec = sh("setsid sleep 300 & echo $$");
+        let mut spec = sh(&format!("{} & echo $$", setsid("exec sleep 300")));
         spec.isolate = isolate;
         let (o, _) = run(&spec);
         o.leftovers.expect("a leftover").kill();
