@@ -202,7 +202,9 @@ impl Client {
             timeout,
         };
         // Older daemons refuse a client that claims a newer API: agree on the lower one.
-        client.docker = client.call(client.docker.clone().negotiate_version()).await?;
+        client.docker = client
+            .call(client.docker.clone().negotiate_version())
+            .await?;
         Ok(client)
     }
 

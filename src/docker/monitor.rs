@@ -430,7 +430,8 @@ fn thread_main(
     match runtime() {
         Ok(rt) => {
             rt.block_on(async {
-                let connect = tokio::time::timeout(REQUEST_TIMEOUT, Client::connect(host, REQUEST_TIMEOUT));
+                let connect =
+                    tokio::time::timeout(REQUEST_TIMEOUT, Client::connect(host, REQUEST_TIMEOUT));
                 let connected = tokio::select! {
                     r = connect => r.unwrap_or_else(|_| Err(DockerError::Timeout {
                         host: host.to_string(),
@@ -476,9 +477,14 @@ async fn run(
     ));
     // Let the pump send its subscription before the list is asked for.
     tokio::task::yield_now().await;
-    tokio::select! {
-        () = relist(&client, &shared) => {}
+    // A daemon that cannot list its containers is no daemon to monitor: say why at once.
+    let first = tokio::select! {
+        r = relist(&client, &shared) => r,
         _ = &mut stop => return,
+    };
+    if let Err(e) = first {
+        let _ = ready.send(Err(e));
+        return;
     }
     // Windows open only once the first list is in.
     let _ = ready.send(Ok(()));
@@ -493,8 +499,9 @@ async fn run(
         // waits for the daemon.
         let work = async {
             tokio::select! {
-                _ = relists.tick() => relist(&client, &shared).await,
-                () = reconnected.notified() => relist(&client, &shared).await,
+                // A later failure keeps the last counts; the next list tries again.
+                _ = relists.tick() => { let _ = relist(&client, &shared).await; }
+                () = reconnected.notified() => { let _ = relist(&client, &shared).await; }
                 _ = stats.tick() => {
                     if !busy.swap(true, Ordering::AcqRel) {
                         let (client, shared, busy) = (client.clone(), Arc::clone(&shared), Arc::clone(&busy));
@@ -557,16 +564,22 @@ fn events_options(since: SystemTime) -> bollard::query_parameters::EventsOptions
 }
 
 /// List the running containers and reconcile the set with the answer.
-async fn relist(client: &Client, shared: &Mutex<Shared>) {
+async fn relist(client: &Client, shared: &Mutex<Shared>) -> Result<(), DockerError> {
     lock(shared).relist_begin();
     let opts = ListContainersOptionsBuilder::default().all(false).build();
     let listed = client.call(client.docker.list_containers(Some(opts))).await;
     let mut s = lock(shared);
     s.api_calls += 1;
-    let ids = listed
-        .ok()
-        .map(|l| l.into_iter().filter_map(|c| c.id).collect());
-    s.relist_end(ids);
+    match listed {
+        Ok(l) => {
+            s.relist_end(Some(l.into_iter().filter_map(|c| c.id).collect()));
+            Ok(())
+        }
+        Err(e) => {
+            s.relist_end(None);
+            Err(e)
+        }
+    }
 }
 
 /// Read one-shot stats of up to [`STATS_PER_ROUND`] running containers, concurrently.

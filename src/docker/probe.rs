@@ -218,10 +218,7 @@ async fn after_create(
     client.call(docker.start_container(id, None)).await?;
     let t2 = Instant::now();
     loop {
-        let state = client
-            .call(docker.inspect_container(id, None))
-            .await?
-            .state;
+        let state = client.call(docker.inspect_container(id, None)).await?.state;
         if is_up(state.as_ref()) {
             break;
         }
@@ -246,9 +243,7 @@ async fn after_create(
     };
     let t4 = Instant::now();
     let opts = RemoveContainerOptionsBuilder::default().v(true).build();
-    client
-        .call(docker.remove_container(id, Some(opts)))
-        .await?;
+    client.call(docker.remove_container(id, Some(opts))).await?;
     let t5 = Instant::now();
     Ok(ProbeResult {
         phases: PHASES
@@ -288,7 +283,13 @@ fn force() -> bollard::query_parameters::RemoveContainerOptions {
 }
 
 fn is_gone(e: &DockerError) -> bool {
-    matches!(e, DockerError::Api { status: 404 | 409, .. })
+    matches!(
+        e,
+        DockerError::Api {
+            status: 404 | 409,
+            ..
+        }
+    )
 }
 
 /// A container name unique to this process and call.

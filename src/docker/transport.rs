@@ -11,7 +11,7 @@ use std::task::{Context, Poll, ready};
 use bollard::BollardRequest;
 use hyper::Response;
 use hyper::body::Incoming;
-use hyper::header::{HOST, HeaderValue};
+use hyper::header::{CONTENT_LENGTH, HOST, HeaderValue};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -61,9 +61,18 @@ pub(crate) async fn send(
     if let Ok(v) = HeaderValue::from_str(&host) {
         parts.headers.entry(HOST).or_insert(v);
     }
-    Ok(sender
+    let response = sender
         .send_request(hyper::Request::from_parts(parts, body))
-        .await?)
+        .await?;
+    // Announced too large: fail now rather than after reading up to the cap.
+    let announced = response
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > cap) {
+        return Err(too_large(cap).into());
+    }
+    Ok(response)
 }
 
 trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
@@ -82,12 +91,14 @@ impl AsyncRead for Capped {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        ready!(Pin::new(&mut self.inner).poll_read(cx, buf))?;
-        self.read += (buf.filled().len() - before) as u64;
+        // Fail before reading, never after: a read that fails must not have filled
+        // `buf` (tokio's contract). So at most one buffer beyond the cap comes through.
         if self.read > self.cap {
             return Poll::Ready(Err(too_large(self.cap)));
         }
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut self.inner).poll_read(cx, buf))?;
+        self.read += (buf.filled().len() - before) as u64;
         Poll::Ready(Ok(()))
     }
 }
@@ -114,7 +125,7 @@ fn too_large(cap: u64) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidData,
         format!(
-            "its answer is larger than {} MiB: the endpoint is not a Docker daemon, or a broken one; check DOCKER_HOST",
+            "its answer is larger than {} MiB, more than a Docker daemon sends",
             cap >> 20
         ),
     )

@@ -88,18 +88,18 @@ pub fn run(
     let suite = &plan.suite;
     prepare_output(&opts.output, opts.keep_logs)?;
 
-    let pre = preflight::run(suite, cancel);
+    let mut pre = preflight::run(suite, cancel);
     // Interrupted while checking: the runs below stop at once, as interrupted.
     if !pre.failures.is_empty() && !cancel.is_cancelled() {
         return Err(Error::Preflight(pre.failures));
     }
     let mut warnings: Vec<String> = Vec::new();
-    let monitor = docker_monitor(
-        suite.monitor.docker,
-        suite.monitor.interval,
-        cancel,
-        &mut warnings,
-    )?;
+    let monitor = match suite.monitor.docker {
+        DockerMode::Off => None,
+        // Started by the pre-flight (none when interrupted).
+        DockerMode::On => pre.monitor.take(),
+        DockerMode::Auto => auto_monitor(suite.monitor.interval, cancel, &mut warnings),
+    };
     let docker_info = pre.docker.or_else(|| {
         monitor.as_ref().and_then(|_| {
             docker::ping_until(&docker::default_host(), &|| cancel.is_cancelled()).ok()
@@ -334,33 +334,23 @@ fn prepare_output(out: &Path, keep_logs: bool) -> Result<(), Error> {
     Ok(())
 }
 
-/// Start the container monitor as `[monitor] docker` says: `on` requires the daemon
-/// (exit 4 without it), `auto` uses it when it answers and says once when it does not.
-/// Never waits past a cancellation: the run then stops as interrupted.
-fn docker_monitor(
-    mode: DockerMode,
+/// The container monitor of `[monitor] docker = "auto"`: used when the daemon answers,
+/// one warning when it does not (`on` is a pre-flight requirement instead). Never waits
+/// past a cancellation: the run then stops as interrupted.
+fn auto_monitor(
     interval: Duration,
     cancel: &Cancel,
     warnings: &mut Vec<String>,
-) -> Result<Option<Monitor>, Error> {
-    let start = || Monitor::start_until(&docker::default_host(), interval, &|| cancel.is_cancelled());
-    match mode {
-        DockerMode::Off => Ok(None),
-        DockerMode::On => match start() {
-            Ok(m) => Ok(Some(m)),
-            Err(_) if cancel.is_cancelled() => Ok(None),
-            Err(e) => Err(Error::Preflight(vec![format!("[monitor] docker = \"on\": {e}")])),
-        },
-        DockerMode::Auto => match start() {
-            Ok(m) => Ok(Some(m)),
-            Err(_) if cancel.is_cancelled() => Ok(None),
-            Err(e) => {
-                warnings.push(format!(
-                    "container monitoring is off ([monitor] docker = \"auto\"): {e}; set docker = \"off\" to silence this"
-                ));
-                Ok(None)
-            }
-        },
+) -> Option<Monitor> {
+    match Monitor::start_until(&docker::default_host(), interval, &|| cancel.is_cancelled()) {
+        Ok(m) => Some(m),
+        Err(_) if cancel.is_cancelled() => None,
+        Err(e) => {
+            warnings.push(format!(
+                "container monitoring is off ([monitor] docker = \"auto\"): {e}; set docker = \"off\" to silence this"
+            ));
+            None
+        }
     }
 }
 

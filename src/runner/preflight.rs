@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::docker::{self, DaemonInfo};
+use crate::docker::{self, DaemonInfo, Monitor};
 use crate::measure::Termination;
 use crate::measure::cancel::Cancel;
 use crate::measure::exec::{self, Discard, ExecSpec};
@@ -16,10 +16,14 @@ pub struct Report {
     pub failures: Vec<String>,
     /// The Docker daemon, when a `docker_daemon` check reached it.
     pub docker: Option<DaemonInfo>,
+    /// The container monitor `[monitor] docker = "on"` requires, started (so listing
+    /// containers works, not only `/_ping`); `run` keeps it, `check` stops it.
+    pub monitor: Option<Monitor>,
 }
 
 /// Run every check, and the ones the suite's settings imply (`[monitor] docker = "on"`
-/// needs the daemon). `benchmark run` and `benchmark check` both run exactly this.
+/// needs a daemon the monitor can follow). `benchmark run` and `benchmark check` both run
+/// exactly this. Every wait on the daemon is bounded and gives up once `cancel` holds.
 pub fn run(suite: &Suite, cancel: &Cancel) -> Report {
     let mut report = Report::default();
     let mut daemon_failed = false;
@@ -34,9 +38,15 @@ pub fn run(suite: &Suite, cancel: &Cancel) -> Report {
             }
         }
     }
-    if suite.monitor.docker == DockerMode::On && report.docker.is_none() && !daemon_failed {
-        match ping(cancel) {
-            Ok(info) => report.docker = Some(info),
+    // A failed `docker_daemon` check already said why; do not wait on the daemon twice.
+    if suite.monitor.docker == DockerMode::On && !daemon_failed && !cancel.is_cancelled() {
+        let started =
+            Monitor::start_until(&docker::default_host(), suite.monitor.interval, &|| {
+                cancel.is_cancelled()
+            });
+        match started {
+            Ok(m) => report.monitor = Some(m),
+            Err(_) if cancel.is_cancelled() => {}
             Err(e) => report
                 .failures
                 .push(format!("[monitor] docker = \"on\": {e}")),
