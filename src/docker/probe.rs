@@ -46,7 +46,10 @@ pub const LABEL_RUN: &str = "benchmark.run";
 pub const PHASES: [&str; 5] = ["create", "start", "running", "exit", "remove"];
 
 /// Time allowed to clean up after a failure.
-const CLEANUP_TIMEOUT: Duration = Duration::from_secs(30);
+pub const CLEANUP_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time allowed to clean up once interrupted: a healthy daemon force-removes a container
+/// well within it, and a stalled one must not hold up the exit.
+pub const CANCELLED_CLEANUP: Duration = Duration::from_secs(1);
 
 /// What to probe.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,28 +108,41 @@ pub fn lifecycle_on(
 ) -> Result<ProbeResult, DockerError> {
     block_on(async {
         // Per-request timeout: longer than the probe's own, which is enforced below.
-        let client = Client::connect(host, spec.timeout + Duration::from_secs(5)).await?;
-        client
-            .call(client.docker.inspect_image(&spec.image))
-            .await
-            .map_err(|e| match e {
-                DockerError::Api { status: 404, .. } => DockerError::ImageMissing {
-                    image: spec.image.clone(),
-                },
-                e => e,
-            })?;
+        let client = async {
+            let client = Client::connect(host, spec.timeout + Duration::from_secs(5)).await?;
+            client
+                .call(client.docker.inspect_image(&spec.image))
+                .await
+                .map_err(|e| match e {
+                    DockerError::Api { status: 404, .. } => DockerError::ImageMissing {
+                        image: spec.image.clone(),
+                    },
+                    e => e,
+                })?;
+            Ok(client)
+        };
+        // Nothing exists yet: an interruption simply ends the wait.
+        let client = tokio::select! {
+            r = client => r?,
+            () = cancelled(cancel) => return Err(DockerError::Cancelled),
+        };
         let name = unique_name();
         let deadline = tokio::time::Instant::now() + spec.timeout;
         // The create call is not cut off by the probe's own limit: a dropped create may
         // still make a container we would not know about. It is bounded by the client's
-        // request timeout, longer than the probe's.
+        // request timeout, longer than the probe's; an interruption stops the wait and
+        // removes the container by name (the sweep by label catches a later one).
         let t0 = Instant::now();
-        let created = client
-            .call(client.docker.create_container(
+        let created = tokio::select! {
+            r = client.call(client.docker.create_container(
                 Some(CreateContainerOptionsBuilder::default().name(&name).build()),
                 create_body(spec),
-            ))
-            .await;
+            )) => r,
+            () = cancelled(cancel) => {
+                cleanup_within(&client, &name, CANCELLED_CLEANUP).await;
+                return Err(DockerError::Cancelled);
+            }
+        };
         let create = t0.elapsed();
         let id = match created {
             Ok(r) => r.id,
@@ -145,8 +161,10 @@ pub fn lifecycle_on(
                 _ = cancelled(cancel) => Err(DockerError::Cancelled),
             }
         };
-        if outcome.is_err() {
-            cleanup(&client, &id).await;
+        match &outcome {
+            Err(DockerError::Cancelled) => cleanup_within(&client, &id, CANCELLED_CLEANUP).await,
+            Err(_) => cleanup(&client, &id).await,
+            Ok(_) => {}
         }
         outcome
     })?
@@ -160,8 +178,18 @@ pub fn remove_labelled(label_run: &str) -> Result<usize, DockerError> {
 
 /// [`remove_labelled`] against an explicit endpoint.
 pub fn remove_labelled_on(host: &str, label_run: &str) -> Result<usize, DockerError> {
+    remove_labelled_within(host, label_run, CLEANUP_TIMEOUT)
+}
+
+/// [`remove_labelled_on`] with every request bounded by `limit` (e.g.
+/// [`CANCELLED_CLEANUP`] once interrupted).
+pub fn remove_labelled_within(
+    host: &str,
+    label_run: &str,
+    limit: Duration,
+) -> Result<usize, DockerError> {
     block_on(async {
-        let client = Client::connect(host, CLEANUP_TIMEOUT).await?;
+        let client = Client::connect(host, limit).await?;
         let filters = HashMap::from([(
             "label",
             vec![
@@ -268,8 +296,13 @@ fn is_up(state: Option<&ContainerState>) -> bool {
 /// Force-remove the probe container (by id or name), if it exists; errors are not the
 /// caller's concern any more (the sweep by label catches what this misses).
 async fn cleanup(client: &Client, id_or_name: &str) {
+    cleanup_within(client, id_or_name, CLEANUP_TIMEOUT).await;
+}
+
+/// [`cleanup`] waiting at most `limit`.
+async fn cleanup_within(client: &Client, id_or_name: &str, limit: Duration) {
     let _ = tokio::time::timeout(
-        CLEANUP_TIMEOUT,
+        limit,
         client.docker.remove_container(id_or_name, Some(force())),
     )
     .await;

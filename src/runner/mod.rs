@@ -518,7 +518,7 @@ impl Ctx<'_> {
             .steps
             .iter()
             .any(|s| matches!(s.kind, StepKind::Container { .. }))
-            && let Err(e) = docker::probe::remove_labelled(&self.probe_label)
+            && let Err(e) = self.sweep_probes()
         {
             warnings.push(format!("could not sweep probe containers: {e}"));
         }
@@ -590,6 +590,17 @@ impl Ctx<'_> {
 
     /// A container lifecycle probe: the phases are the record's phases, their sum its
     /// wall time; CPU and RSS are not ours to account (null).
+    /// Remove the probe containers of this invocation that are still there; once
+    /// interrupted, a stalled daemon holds the exit up by at most a few seconds.
+    fn sweep_probes(&self) -> Result<usize, DockerError> {
+        let limit = if self.cancel.is_cancelled() {
+            docker::probe::CANCELLED_CLEANUP
+        } else {
+            docker::probe::CLEANUP_TIMEOUT
+        };
+        docker::probe::remove_labelled_within(&docker::default_host(), &self.probe_label, limit)
+    }
+
     fn probe_step(
         &mut self,
         step: &Step,
