@@ -9,7 +9,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::helper::{BIN, bench, summary_in};
@@ -25,6 +25,9 @@ enum Behaviour {
     Endless,
     /// A daemon in all but `GET /containers/json`, whose JSON array never ends.
     EndlessList,
+    /// A daemon whose first container list is `[]` and whose later lists stall like
+    /// [`Behaviour::Stall`]: the monitor starts, then waits on the daemon mid-run.
+    StallLater,
     /// Bytes that are not HTTP, without end.
     Garbage,
 }
@@ -48,12 +51,14 @@ impl Fake {
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
+        let lists = Arc::new(AtomicUsize::new(0));
         std::thread::spawn(move || {
             while !flag.load(Ordering::SeqCst) {
                 match listener.accept() {
                     Ok((conn, _)) => {
                         let flag = Arc::clone(&flag);
-                        std::thread::spawn(move || serve(conn, behaviour, &flag));
+                        let lists = Arc::clone(&lists);
+                        std::thread::spawn(move || serve(conn, behaviour, &flag, &lists));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(10)),
                 }
@@ -67,7 +72,7 @@ impl Fake {
     }
 }
 
-fn serve(mut conn: TcpStream, behaviour: Behaviour, stop: &AtomicBool) {
+fn serve(mut conn: TcpStream, behaviour: Behaviour, stop: &AtomicBool, lists: &AtomicUsize) {
     conn.set_nonblocking(false).unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     // The request's head (a GET has no body).
@@ -84,12 +89,19 @@ fn serve(mut conn: TcpStream, behaviour: Behaviour, stop: &AtomicBool) {
     let go_on = || !stop.load(Ordering::SeqCst) && started.elapsed() < limit;
     let head = String::from_utf8_lossy(&head);
     let path = head.split(' ').nth(1).unwrap_or("/");
-    if matches!(behaviour, Behaviour::EndlessList) && !path.contains("/containers/json") {
+    let is_list = path.contains("/containers/json");
+    if matches!(behaviour, Behaviour::EndlessList | Behaviour::StallLater) && !is_list {
         return daemon_like(conn, path, &go_on);
     }
+    if matches!(behaviour, Behaviour::StallLater) && lists.fetch_add(1, Ordering::SeqCst) == 0 {
+        let _ = conn.write_all(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n[]",
+        );
+        return;
+    }
     match behaviour {
-        Behaviour::Stall | Behaviour::StallHuge => {
-            let length = if matches!(behaviour, Behaviour::Stall) {
+        Behaviour::Stall | Behaviour::StallHuge | Behaviour::StallLater => {
+            let length = if !matches!(behaviour, Behaviour::StallHuge) {
                 1_000_000
             } else {
                 100_000_000
@@ -342,6 +354,33 @@ fn a_run_against_an_endless_container_list_finishes_with_bounded_memory() {
 #[test]
 fn a_run_against_a_garbage_endpoint_finishes() {
     auto_run_survives(Behaviour::Garbage);
+}
+
+/// The monitor started, then the daemon stalls on the list it makes every 5 s: the step
+/// ends, and the run with it, without waiting for the daemon (exit 0, no warning).
+#[test]
+fn a_daemon_that_stalls_mid_run_does_not_hold_up_the_end() {
+    let fake = Fake::start(Behaviour::StallLater);
+    let b =
+        bench().suite("[suite]\nruns = 1\nwarmup = 0\n[[step]]\nid = \"a\"\nrun = \"sleep 6\"\n");
+    let done = run_bin(b.dir.path(), &fake.host(), &["run"], RUN_LIMIT, None);
+    report("run", Behaviour::StallLater, &done);
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+    // 6 s of step; the list in flight since 5 s must not add its 5 s deadline.
+    assert!(done.elapsed < Duration::from_secs(8), "{:?}", done.elapsed);
+    assert_memory_bounded(&done);
+    let s = summary_in(&b.path("bench-out"));
+    assert!(
+        !s.warnings
+            .iter()
+            .any(|w| w.contains("container monitoring")),
+        "{:?}",
+        s.warnings
+    );
+    assert!(
+        s.environment.docker.is_some(),
+        "the fake daemon answered /version"
+    );
 }
 
 /// `check` and `run` with `[monitor] docker = "on"`, and `check` with
