@@ -1,32 +1,186 @@
-//! The harness measured against what it competes with, side by side in one run, medians
-//! of interleaved rounds (these machines are shared and noisy):
+//! The harness measured against independent measurers, side by side in one run: medians
+//! of interleaved rounds (these machines are shared and noisy), each row with its target.
 //!
-//! 1. per-iteration cost of a suite of `true` steps, against `hyperfine -N` and against a
-//!    raw spawn loop of the same command (`sh -c true`);
-//! 2. the sampler's own CPU cost at 10 Hz and 100 Hz;
-//! 3. the peak-RSS error for a 256 MiB spike that lives 20 ms;
-//! 4. the harness's own peak RSS.
+//! 1. `true` right after a 50 ms idle step, and back to back: the reported wall time
+//!    against `hyperfine -N 'sh -c true'` (median and p95);
+//! 2. per-iteration cost of a one-step suite of `true`, whole process: the slope between
+//!    200 and 600 runs (start-up cancels), against hyperfine over the same counts;
+//! 3. a step writing 500 MB: reported wall time against `hyperfine --output=pipe`, and the
+//!    harness's own CPU per GB;
+//! 4. three concurrent 60 MiB children and a busy loop: the tree's peak memory and CPU
+//!    time against BenchExec's `runexec --no-container`;
+//! 5. the sampler's own CPU at 10 and 100 Hz;
+//! 6. the harness's own peak RSS.
 //!
-//! Run with `cargo bench --bench overhead` (hyperfine on PATH for its column).
+//! Run with `cargo bench --bench overhead` (or `cargo xtask bench`); hyperfine and
+//! runexec on PATH give the independent columns (rows without them say so).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_benchmark");
-const STEPS: usize = 300;
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 3;
+/// Runs per round for the per-run wall-time rows.
+const RUNS: usize = 30;
 
 fn main() {
     // `cargo bench` passes --bench; nothing to filter here.
     let dir = tempfile::tempdir().expect("tempdir");
-    println!("benchmark overhead — {} rounds, medians\n", ROUNDS);
-    spawn_overhead(dir.path());
-    sampler_cost(dir.path());
-    spike_error(dir.path());
+    let d = dir.path();
+    let hyperfine = available("hyperfine", &["--version"]);
+    let runexec = available("runexec", &["--version"]);
+    println!(
+        "benchmark overhead — {ROUNDS} interleaved rounds, medians of the rounds \
+         (cores: {})\n",
+        std::thread::available_parallelism().map_or(0, usize::from)
+    );
+    let mut rows = Rows::default();
+    let mut rss = Vec::new();
+    for round in 1..=ROUNDS {
+        eprintln!("round {round}/{ROUNDS}");
+        after_idle(d, hyperfine, &mut rows);
+        slope(d, hyperfine, &mut rows, &mut rss);
+        big_output(d, hyperfine, &mut rows);
+        tree(d, runexec, &mut rows);
+        sampler(d, &mut rows);
+    }
+    rows.print();
+    if !hyperfine {
+        println!("hyperfine is not on PATH: its rows are missing (apt-get install hyperfine)");
+    }
+    if !runexec {
+        println!("runexec is not on PATH: its rows are missing (pip install benchexec)");
+    }
+    println!(
+        "the harness's own peak RSS (a 600-run suite): {:.1} MiB",
+        median(rss) / f64::from(1 << 20)
+    );
+}
+
+fn available(tool: &str, args: &[&str]) -> bool {
+    Command::new(tool)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Every row's value per round: (what, ours, theirs, target ratio or absolute target).
+#[derive(Default)]
+struct Rows {
+    rows: Vec<Row>,
+}
+
+struct Row {
+    what: String,
+    unit: &'static str,
+    ours: Vec<f64>,
+    theirs: Vec<f64>,
+    against: &'static str,
+    target: Target,
+}
+
+#[derive(Clone, Copy)]
+enum Target {
+    /// ours / theirs at most this.
+    Ratio(f64),
+    /// |ours / theirs - 1| at most this.
+    Within(f64),
+    /// ours at most this (no independent figure).
+    Max(f64),
+    /// Reported, no target.
+    None,
+}
+
+impl Rows {
+    fn add(
+        &mut self,
+        what: &str,
+        unit: &'static str,
+        ours: f64,
+        theirs: Option<f64>,
+        against: &'static str,
+        target: Target,
+    ) {
+        let row = match self.rows.iter_mut().position(|r| r.what == what) {
+            Some(i) => &mut self.rows[i],
+            None => {
+                self.rows.push(Row {
+                    what: what.to_owned(),
+                    unit,
+                    ours: vec![],
+                    theirs: vec![],
+                    against,
+                    target,
+                });
+                self.rows.last_mut().expect("just pushed")
+            }
+        };
+        row.ours.push(ours);
+        row.theirs.extend(theirs);
+    }
+
+    fn print(&self) {
+        println!(
+            "{:<58} {:>12} {:>12}  {:<28} {:>7}  {:<10} verdict",
+            "measure", "benchmark", "independent", "measured by", "ratio", "target"
+        );
+        for r in &self.rows {
+            let ours = median(r.ours.clone());
+            let theirs = (!r.theirs.is_empty()).then(|| median(r.theirs.clone()));
+            let ratio = theirs.map(|t| ours / t);
+            let (target, ok) = match r.target {
+                Target::Ratio(x) => (format!("≤ {x:.2}x"), ratio.map(|q| q <= x)),
+                Target::Within(x) => (
+                    format!("± {:.0}%", x * 100.0),
+                    ratio.map(|q| (q - 1.0).abs() <= x),
+                ),
+                Target::Max(x) => (format!("≤ {x} {}", r.unit), Some(ours <= x)),
+                Target::None => (String::new(), None),
+            };
+            let verdict = match ok {
+                Some(true) => "met".to_owned(),
+                Some(false) => match (r.target, ratio) {
+                    (Target::Ratio(x), Some(q)) => {
+                        format!("MISSED by {:.0}%", (q / x - 1.0) * 100.0)
+                    }
+                    (Target::Within(x), Some(q)) => {
+                        format!("MISSED by {:.1} points", ((q - 1.0).abs() - x) * 100.0)
+                    }
+                    _ => "MISSED".to_owned(),
+                },
+                None if matches!(r.target, Target::None) => String::new(),
+                None => "not measured".to_owned(),
+            };
+            println!(
+                "{:<58} {:>12} {:>12}  {:<28} {:>7}  {:<10} {verdict}",
+                r.what,
+                format!("{} {}", fmt(ours), r.unit),
+                theirs.map_or("—".to_owned(), |t| format!("{} {}", fmt(t), r.unit)),
+                r.against,
+                ratio.map_or("—".to_owned(), |q| format!("{q:.3}x")),
+                target,
+            );
+        }
+    }
+}
+
+fn fmt(v: f64) -> String {
+    if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.3}")
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
     v.sort_by(f64::total_cmp);
     let n = v.len();
     if n % 2 == 1 {
@@ -36,21 +190,17 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
+/// Nearest-rank percentile.
+fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
+    v[rank.clamp(1, v.len()) - 1]
+}
+
 fn suite(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
     p
-}
-
-fn true_suite(dir: &Path, steps: usize, sampler: bool, docker: &str) -> PathBuf {
-    let mut s = format!("[suite]\nruns = 1\nwarmup = 0\n[monitor]\ndocker = \"{docker}\"\n");
-    if !sampler {
-        s.push_str("enabled = false\n");
-    }
-    for i in 0..steps {
-        s.push_str(&format!("[[step]]\nid = \"t{i}\"\nrun = \"true\"\n"));
-    }
-    suite(dir, &format!("true-{steps}-{sampler}-{docker}.toml"), &s)
 }
 
 /// Run a command to completion; wall time and the kernel's ru_maxrss of the process.
@@ -66,6 +216,7 @@ fn timed(cmd: &mut Command) -> (Duration, u64) {
         .spawn()
         .expect("spawn");
     let mut status = 0;
+    // SAFETY: an all-zero rusage is valid.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: waiting for our own child with valid out-pointers.
     let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut ru) };
@@ -79,210 +230,302 @@ fn timed(cmd: &mut Command) -> (Duration, u64) {
     (wall, ru.ru_maxrss as u64 * scale)
 }
 
-fn harness_run(suite: &Path, out: &Path) -> (Duration, u64) {
-    harness_run_with(suite, out, "auto")
-}
-
-fn harness_run_with(suite: &Path, out: &Path, cgroup: &str) -> (Duration, u64) {
+/// `benchmark run SUITE` into `out`; its wall time and peak RSS.
+fn ours(suite: &Path, out: &Path) -> (Duration, u64) {
+    let _ = std::fs::remove_dir_all(out);
     timed(
         Command::new(BIN)
             .arg("run")
             .arg(suite)
             .arg("--quiet")
             .arg("--output")
-            .arg(out)
-            .env("BENCHMARK_CGROUP", cgroup),
+            .arg(out),
     )
 }
 
-/// The harness's variants: (label, sampler on, BENCHMARK_CGROUP, [monitor] docker). Each
-/// row adds or removes one feature; the Docker row runs only where a daemon answers.
-const VARIANTS: [(&str, bool, &str, &str); 4] = [
-    (
-        "benchmark run: cgroup per step + sampler",
-        true,
-        "auto",
-        "off",
-    ),
-    (
-        "  + Docker container monitor (docker = \"on\")",
-        true,
-        "auto",
-        "on",
-    ),
-    ("  BENCHMARK_CGROUP=off (sampler on)", true, "off", "off"),
-    ("  no cgroup, no sampler", false, "off", "off"),
-];
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
 
-fn spawn_overhead(dir: &Path) {
-    let out = dir.join("out");
-    let docker = benchmark::docker::ping().is_ok();
-    let variants: Vec<_> = VARIANTS
-        .iter()
-        .filter(|(_, _, _, d)| *d != "on" || docker)
-        .collect();
-    let suites: Vec<_> = variants
-        .iter()
-        .map(|(_, sampler, _, d)| {
-            (
-                true_suite(dir, STEPS, *sampler, d),
-                true_suite(dir, 1, *sampler, d),
-            )
-        })
-        .collect();
-    let hyperfine = Command::new("hyperfine").arg("--version").output().is_ok();
-    let mut ours: Vec<Vec<f64>> = vec![vec![]; variants.len()];
-    let (mut raw, mut hf, mut rss) = (vec![], vec![], vec![]);
-    for _ in 0..ROUNDS {
-        // Per step: the difference between a suite of STEPS steps and one of 1 step, so
-        // start-up and receipt writing are not charged to the steps.
-        for (i, (_, _, cgroup, _)) in variants.iter().enumerate() {
-            let (many, one) = &suites[i];
-            let (t_many, r) = harness_run_with(many, &out, cgroup);
-            let (t_one, _) = harness_run_with(one, &out, cgroup);
-            ours[i].push((t_many - t_one).as_secs_f64() / (STEPS - 1) as f64);
-            if i == 0 {
-                rss.push(r as f64);
+/// One field of step `id` in every `run_N.json` of `out`.
+fn per_run(out: &Path, id: &str, field: impl Fn(&serde_json::Value) -> Option<f64>) -> Vec<f64> {
+    let mut v = Vec::new();
+    for entry in std::fs::read_dir(out).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("run_") && name.ends_with(".json") {
+            let run = json(&path);
+            for step in run["steps"].as_array().unwrap() {
+                if step["id"] == id {
+                    v.extend(field(step));
+                }
             }
         }
-
-        let start = Instant::now();
-        for _ in 0..STEPS {
-            let s = Command::new("sh").args(["-c", "true"]).status().unwrap();
-            assert!(s.success());
-        }
-        raw.push(start.elapsed().as_secs_f64() / STEPS as f64);
-
-        if hyperfine {
-            let hf_run = |n: usize| {
-                timed(Command::new("hyperfine").args([
-                    "-N",
-                    "--style",
-                    "none",
-                    "--runs",
-                    &n.to_string(),
-                    "--warmup",
-                    "0",
-                    "sh -c true",
-                ]))
-                .0
-            };
-            let (t_many, t_one) = (hf_run(STEPS), hf_run(2));
-            hf.push((t_many - t_one).as_secs_f64() / (STEPS - 2) as f64);
-        }
     }
-    let us = |v: f64| v * 1e6;
-    let r = median(raw);
-    println!("1. per-iteration cost of `sh -c true` ({STEPS} steps per suite, interleaved)");
-    println!(
-        "   {:<54} {:>8.1} µs   1.000x",
-        "raw spawn loop (std::process::Command)",
-        us(r)
+    v
+}
+
+/// hyperfine's per-run times in ms for `cmd`.
+fn hyperfine_times(dir: &Path, runs: usize, extra: &[&str], cmd: &str) -> Vec<f64> {
+    let export = dir.join("hyperfine.json");
+    let mut c = Command::new("hyperfine");
+    c.args(["--style", "none", "--warmup", "3", "--runs"])
+        .arg(runs.to_string())
+        .args(extra)
+        .arg("--export-json")
+        .arg(&export)
+        .arg(cmd);
+    timed(&mut c);
+    json(&export)["results"][0]["times"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_f64().unwrap() * 1e3)
+        .collect()
+}
+
+fn after_idle(dir: &Path, hyperfine: bool, rows: &mut Rows) {
+    let idle = suite(
+        dir,
+        "idle.toml",
+        &format!(
+            "[suite]\nruns = {RUNS}\nwarmup = 3\n[monitor]\ndocker = \"off\"\n\
+             [[step]]\nid = \"idle\"\nrun = \"sleep 0.05\"\n[[step]]\nid = \"t\"\nrun = \"true\"\n"
+        ),
     );
-    for (i, (label, _, _, _)) in variants.iter().enumerate() {
-        let o = median(ours[i].clone());
-        println!("   {label:<54} {:>8.1} µs   {:.3}x raw", us(o), o / r);
-    }
-    if hyperfine {
-        let h = median(hf);
-        println!(
-            "   {:<54} {:>8.1} µs   {:.3}x raw",
-            "hyperfine -N",
-            us(h),
-            h / r
+    let b2b = suite(
+        dir,
+        "b2b.toml",
+        &format!(
+            "[suite]\nruns = {RUNS}\nwarmup = 3\n[monitor]\ndocker = \"off\"\n\
+             [[step]]\nid = \"t\"\nrun = \"true\"\n"
+        ),
+    );
+    let out = dir.join("out-idle");
+    let wall = |s: &serde_json::Value| s["wall_ms"].as_f64();
+    ours(&idle, &out);
+    let after = per_run(&out, "t", wall);
+    let join = per_run(&out, "t", |s| s["harness"]["cgroup_join_ms"].as_f64());
+    let spawn = per_run(&out, "t", |s| s["harness"]["spawn_ms"].as_f64());
+    let hf = hyperfine.then(|| hyperfine_times(dir, RUNS, &["-N"], "sh -c true"));
+    ours(&b2b, &out);
+    let back = per_run(&out, "t", wall);
+    const HF: &str = "hyperfine -N 'sh -c true'";
+    rows.add(
+        "1a. `true` after a 50 ms idle step: reported median",
+        "ms",
+        median(after.clone()),
+        hf.clone().map(median),
+        HF,
+        Target::Ratio(1.10),
+    );
+    rows.add(
+        "1b. `true` after a 50 ms idle step: reported p95",
+        "ms",
+        percentile(after, 95.0),
+        hf.clone().map(|h| percentile(h, 95.0)),
+        HF,
+        Target::Ratio(1.5),
+    );
+    rows.add(
+        "1c. `true` back to back: reported median",
+        "ms",
+        median(back),
+        hf.map(median),
+        HF,
+        Target::Ratio(1.10),
+    );
+    if !join.is_empty() {
+        rows.add(
+            "    harness: cgroup join after the idle step (not in 1a)",
+            "ms",
+            median(join),
+            None,
+            "receipt harness.cgroup_join_ms",
+            Target::None,
         );
-    } else {
-        println!("   hyperfine -N: not on PATH (apt-get install hyperfine)");
     }
-    println!(
-        "4. the harness's own peak RSS (running {STEPS} steps): {:.1} MiB\n",
-        median(rss) / (1 << 20) as f64
+    rows.add(
+        "    harness: spawn before the clock starts (not in 1a)",
+        "ms",
+        median(spawn),
+        None,
+        "receipt harness.spawn_ms",
+        Target::None,
     );
 }
 
-fn sampler_cost(dir: &Path) {
-    println!("2. sampler CPU cost, % of one core (a 3 s sleep step)");
-    for (hz, interval) in [(10, "100ms"), (100, "10ms")] {
+fn slope(dir: &Path, hyperfine: bool, rows: &mut Rows, rss: &mut Vec<f64>) {
+    let one = |runs: usize| {
+        suite(
+            dir,
+            &format!("slope-{runs}.toml"),
+            &format!(
+                "[suite]\nruns = {runs}\nwarmup = 0\n[monitor]\ndocker = \"off\"\n\
+                 [[step]]\nid = \"t\"\nrun = \"true\"\n"
+            ),
+        )
+    };
+    let (s200, s600) = (one(200), one(600));
+    let out = dir.join("out-slope");
+    let (t200, _) = ours(&s200, &out);
+    let (t600, r) = ours(&s600, &out);
+    rss.push(r as f64);
+    let per_iter = (t600.as_secs_f64() - t200.as_secs_f64()) / 400.0 * 1e3;
+    let hf = hyperfine.then(|| {
+        let run = |n: usize| {
+            timed(Command::new("hyperfine").args([
+                "-N",
+                "--style",
+                "none",
+                "--warmup",
+                "0",
+                "--runs",
+                &n.to_string(),
+                "sh -c true",
+            ]))
+            .0
+            .as_secs_f64()
+        };
+        let (h200, h600) = (run(200), run(600));
+        (h600 - h200) / 400.0 * 1e3
+    });
+    rows.add(
+        "2.  per iteration, one-step suite, whole process (200→600)",
+        "ms",
+        per_iter,
+        hf,
+        "hyperfine -N, same counts",
+        Target::Ratio(1.10),
+    );
+}
+
+fn big_output(dir: &Path, hyperfine: bool, rows: &mut Rows) {
+    const CMD: &str = "yes | head -c 500000000";
+    let s = suite(
+        dir,
+        "big.toml",
+        &format!(
+            "[suite]\nruns = 3\nwarmup = 1\n[monitor]\ndocker = \"off\"\n\
+             [[step]]\nid = \"big\"\nrun = \"{CMD}\"\n"
+        ),
+    );
+    let out = dir.join("out-big");
+    ours(&s, &out);
+    let wall = median(per_run(&out, "big", |s| s["wall_ms"].as_f64()));
+    let cpu = median(per_run(&out, "big", |s| s["harness"]["cpu_ms"].as_f64()));
+    let hf = hyperfine.then(|| {
+        median(hyperfine_times(
+            dir,
+            3,
+            &["--output=pipe"],
+            &format!("sh -c '{CMD}'"),
+        ))
+    });
+    rows.add(
+        "3.  a step writing 500 MB: reported wall time",
+        "ms",
+        wall,
+        hf,
+        "hyperfine --output=pipe",
+        Target::Ratio(1.2),
+    );
+    rows.add(
+        "    harness CPU per GB of output (log written, lines scanned)",
+        "ms",
+        cpu * 2.0,
+        None,
+        "receipt harness.cpu_ms",
+        Target::None,
+    );
+}
+
+fn tree(dir: &Path, runexec: bool, rows: &mut Rows) {
+    // Three 60 MiB children at once, then a busy loop: memory and CPU of a whole tree.
+    let cmd = format!(
+        "for i in 1 2 3; do {BIN} spike 60 300 & done; wait; \
+         i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done"
+    );
+    let s = suite(
+        dir,
+        "tree.toml",
+        &format!(
+            "[suite]\nruns = 1\nwarmup = 0\n[monitor]\ndocker = \"off\"\n\
+             [[step]]\nid = \"tree\"\nrun = '''{cmd}'''\n"
+        ),
+    );
+    let out = dir.join("out-tree");
+    // Alternating, three of each per round: a busy loop's CPU time moves with the load.
+    for _ in 0..3 {
+        ours(&s, &out);
+        let run = json(&out.join("run_1.json"));
+        let step = &run["steps"][0];
+        let mem = step["cgroup"]["memory_peak_bytes"].as_f64();
+        let cpu = step["cpu_user_ms"].as_f64().unwrap() + step["cpu_sys_ms"].as_f64().unwrap();
+        let theirs = runexec.then(|| {
+            let o = Command::new("runexec")
+                .args([
+                    "--no-container",
+                    "--output",
+                    "/dev/null",
+                    "--",
+                    "sh",
+                    "-c",
+                    &cmd,
+                ])
+                .stderr(Stdio::null())
+                .output()
+                .expect("runexec");
+            let text = String::from_utf8_lossy(&o.stdout).into_owned();
+            let field = |k: &str, suffix: char| -> f64 {
+                text.lines()
+                    .find_map(|l| l.strip_prefix(k))
+                    .and_then(|v| v.trim_end_matches(suffix).parse().ok())
+                    .unwrap_or_else(|| panic!("runexec printed no {k}: {text}"))
+            };
+            (field("memory=", 'B'), field("cputime=", 's') * 1e3)
+        });
+        rows.add(
+            "4a. tree peak memory, 3 × 60 MiB at once + a busy loop",
+            "MiB",
+            mem.unwrap_or(f64::NAN) / f64::from(1 << 20),
+            theirs.map(|t| t.0 / f64::from(1 << 20)),
+            "runexec --no-container memory=",
+            Target::Within(0.05),
+        );
+        rows.add(
+            "4b. tree CPU time, same command",
+            "ms",
+            cpu,
+            theirs.map(|t| t.1),
+            "runexec --no-container cputime=",
+            Target::Within(0.05),
+        );
+    }
+}
+
+fn sampler(dir: &Path, rows: &mut Rows) {
+    for (hz, interval, target) in [(10, "100ms", Target::None), (100, "10ms", Target::Max(0.5))] {
         let s = suite(
             dir,
             &format!("sampler-{hz}.toml"),
             &format!(
-                "[suite]\nruns = 1\nwarmup = 0\n[monitor]\ninterval = \"{interval}\"\ndocker = \"off\"\n[[step]]\nid = \"idle\"\nrun = \"sleep 3\"\n"
+                "[suite]\nruns = 1\nwarmup = 0\n[monitor]\ninterval = \"{interval}\"\n\
+                 docker = \"off\"\n[[step]]\nid = \"idle\"\nrun = \"sleep 2\"\n"
             ),
         );
         let out = dir.join(format!("out-sampler-{hz}"));
-        let mut pct = vec![];
-        let mut ticks = vec![];
-        for _ in 0..3 {
-            harness_run(&s, &out);
-            let v = perf(&out);
-            pct.push(
-                v["environment"]["sampler"]["cpu_pct_of_core"]
-                    .as_f64()
-                    .unwrap(),
-            );
-            ticks.push(v["environment"]["sampler"]["ticks"].as_f64().unwrap());
-        }
-        println!(
-            "   {hz:>3} Hz: {:.3}% of one core ({} ticks per run)",
-            median(pct),
-            median(ticks)
+        ours(&s, &out);
+        let pct = json(&out.join("perf.json"))["environment"]["sampler"]["cpu_pct_of_core"]
+            .as_f64()
+            .unwrap();
+        rows.add(
+            &format!("5.  sampler at {hz} Hz, its own CPU"),
+            "%core",
+            pct,
+            None,
+            "receipt environment.sampler",
+            target,
         );
     }
-    println!();
-}
-
-fn perf(out: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(out.join("perf.json")).unwrap()).unwrap()
-}
-
-fn spike_error(dir: &Path) {
-    const MIB: u64 = 256;
-    let s = |name: &str, mib: u64| {
-        suite(
-            dir,
-            name,
-            &format!(
-                "[suite]\nruns = 5\nwarmup = 0\n[monitor]\ndocker = \"off\"\n[[step]]\nid = \"spike\"\nrun = '\"$BENCHMARK_EXE\" spike {mib} 20'\n"
-            ),
-        )
-    };
-    let (spike, base) = (s("spike.toml", MIB), s("spike0.toml", 0));
-    let out = dir.join("out-spike");
-    let median_of = |suite: &Path, field: &str| -> f64 {
-        harness_run(suite, &out);
-        let v = perf(&out);
-        let st = &v["steps"][0];
-        match field {
-            "rss" => st["peak_rss_bytes"]["median"].as_f64().unwrap(),
-            _ => st["cgroup_memory_peak_bytes"]["median"]
-                .as_f64()
-                .unwrap_or(f64::NAN),
-        }
-    };
-    let rss = median_of(&spike, "rss");
-    let cg = median_of(&spike, "cgroup");
-    let rss0 = median_of(&base, "rss");
-    let cg0 = median_of(&base, "cgroup");
-    let want = (MIB << 20) as f64;
-    let err = |v: f64, v0: f64| 100.0 * ((v - v0) - want) / want;
-    println!(
-        "3. a {MIB} MiB allocation that lives 20 ms (5 runs, medians; the process's own baseline subtracted)"
-    );
-    println!(
-        "   wait4 ru_maxrss:  {:.1} MiB above baseline   error {:+.2}%",
-        (rss - rss0) / (1 << 20) as f64,
-        err(rss, rss0)
-    );
-    if cg.is_finite() {
-        println!(
-            "   cgroup peak:      {:.1} MiB above baseline   error {:+.2}%",
-            (cg - cg0) / (1 << 20) as f64,
-            err(cg, cg0)
-        );
-    }
-    let samp = perf(&out)["steps"][0]["resources"]["mem_peak_bytes"]["median"].clone();
-    println!(
-        "   (for contrast, the 100 ms sampler's system memory peak: {samp} bytes, dominated by everything else on the host)"
-    );
 }

@@ -220,20 +220,25 @@ fn run(args: RunArgs) -> Result<ExitKind, Error> {
     ));
     let outcome = runner::run(&plan, &opts, &cancel, progress.as_mut())?;
     drop(progress);
-    if args.json {
-        print_json(&outcome.summary)?;
+    let printed = if args.json {
+        print_json(&outcome.summary)
     } else {
-        let mut out = std::io::stdout().lock();
-        let _ = write!(out, "{}", report::table::render(&outcome.summary));
+        let mut text = report::table::render(&outcome.summary);
         for w in &outcome.summary.warnings {
-            let _ = writeln!(out, "warning: {w}");
+            text.push_str(&format!("warning: {w}\n"));
         }
-        let _ = writeln!(
-            out,
-            "receipts: {} (and perf.json)",
+        text.push_str(&format!(
+            "receipts: {} (and perf.json)\n",
             outcome.summary_path.display()
-        );
-    }
+        ));
+        emit(text.as_bytes())
+    };
+    printed.map_err(|e| {
+        anyhow::anyhow!(
+            "{e}; the receipts are in {} all the same",
+            args.output.display()
+        )
+    })?;
     if outcome.exit == ExitKind::Interrupted {
         eprintln!(
             "interrupted: the receipts of the {} completed run(s) are in {}",
@@ -350,21 +355,22 @@ fn info(args: InfoArgs) -> Result<ExitKind, Error> {
     if args.json {
         print_json(&p)?;
     } else if args.shell {
-        print!("{}", p.shell_lines());
+        emit(p.shell_lines().as_bytes())?;
     } else {
         let v = serde_json::to_value(&p).map_err(anyhow::Error::from)?;
-        let mut out = std::io::stdout().lock();
+        let mut text = String::new();
         for (k, v) in v.as_object().into_iter().flatten() {
             let v = match v {
                 serde_json::Value::String(s) => s.clone(),
                 serde_json::Value::Null => "unknown".to_owned(),
                 other => other.to_string(),
             };
-            let _ = writeln!(out, "{k:<16} {v}");
+            text.push_str(&format!("{k:<16} {v}\n"));
         }
         for w in crate::measure::host::warnings(&crate::measure::host::read(), None, p.cores) {
-            let _ = writeln!(out, "warning: {w}");
+            text.push_str(&format!("warning: {w}\n"));
         }
+        emit(text.as_bytes())?;
     }
     Ok(ExitKind::Ok)
 }
@@ -379,8 +385,8 @@ fn check(args: CheckArgs) -> Result<ExitKind, Error> {
     if !report.failures.is_empty() {
         return Err(Error::Preflight(report.failures));
     }
-    println!(
-        "suite `{}` ({}) is valid: {} step(s){}, {} warm-up + {} measured run(s); pre-flight passed",
+    let text = format!(
+        "suite `{}` ({}) is valid: {} step(s){}, {} warm-up + {} measured run(s); pre-flight passed\n",
         plan.suite.name,
         plan.suite.source.display(),
         plan.steps.len(),
@@ -391,12 +397,25 @@ fn check(args: CheckArgs) -> Result<ExitKind, Error> {
         plan.warmup,
         plan.runs
     );
+    emit(text.as_bytes())?;
     Ok(ExitKind::Ok)
 }
 
 fn print_json(v: &impl serde::Serialize) -> Result<(), Error> {
+    let mut bytes = serde_json::to_vec_pretty(v).map_err(anyhow::Error::from)?;
+    bytes.push(b'\n');
+    emit(&bytes)
+}
+
+/// Write `bytes` to stdout. A reader that went away (`| head`) ends the output quietly,
+/// as ripgrep does; any other failure (a full disk) is an error, not a silent exit 0.
+fn emit(bytes: &[u8]) -> Result<(), Error> {
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, v).map_err(anyhow::Error::from)?;
-    let _ = writeln!(out);
-    Ok(())
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(anyhow::anyhow!(
+            "writing to stdout: {e}; free space where stdout goes, or redirect it elsewhere"
+        )
+        .into()),
+        _ => Ok(()),
+    }
 }

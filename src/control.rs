@@ -118,6 +118,109 @@ impl LineSplitter {
     }
 }
 
+/// Finds the control lines in a stream of chunks without looking at every line: only
+/// lines whose first non-blank bytes are [`PREFIX`] reach `each`, found with a vectorised
+/// substring search, so a step that prints gigabytes of ordinary output costs a scan of
+/// its bytes and nothing per line.
+#[derive(Debug)]
+pub struct ControlScanner {
+    finder: memchr::memmem::Finder<'static>,
+    /// The current unterminated line while it may still be a control line.
+    partial: Vec<u8>,
+    /// The current unterminated line is known not to be one (or grew too long to keep).
+    skip: bool,
+}
+
+impl Default for ControlScanner {
+    fn default() -> Self {
+        Self {
+            finder: memchr::memmem::Finder::new(PREFIX.as_bytes()),
+            partial: Vec::new(),
+            skip: false,
+        }
+    }
+}
+
+/// Longest unterminated line kept while it may be a control line.
+const MAX_PARTIAL: usize = 64 * 1024;
+
+impl ControlScanner {
+    /// Feed a chunk; `each` gets every completed control line (without the newline).
+    pub fn feed(&mut self, data: &[u8], at: Instant, mut each: impl FnMut(&str, Instant)) {
+        let mut rest = data;
+        if self.skip || !self.partial.is_empty() {
+            let Some(end) = memchr::memchr(b'\n', rest) else {
+                self.carry(rest);
+                return;
+            };
+            self.carry(&rest[..end]);
+            if self.is_control() {
+                each(&String::from_utf8_lossy(strip_cr(&self.partial)), at);
+            }
+            self.partial.clear();
+            self.skip = false;
+            rest = &rest[end + 1..];
+        }
+        // `rest` starts at the beginning of a line; `done` is the start of the first line
+        // not yet looked at.
+        let mut done = 0;
+        let mut from = 0;
+        while let Some(hit) = self.finder.find(&rest[from..]).map(|i| from + i) {
+            let start = memchr::memrchr(b'\n', &rest[done..hit]).map_or(done, |i| done + i + 1);
+            let Some(len) = memchr::memchr(b'\n', &rest[hit..]) else {
+                // The last, unterminated line: kept below if it starts with the prefix.
+                break;
+            };
+            let end = hit + len;
+            if rest[start..hit].iter().all(u8::is_ascii_whitespace) {
+                each(&String::from_utf8_lossy(strip_cr(&rest[start..end])), at);
+            }
+            done = end + 1;
+            from = done;
+        }
+        let last = memchr::memrchr(b'\n', &rest[done..]).map_or(done, |i| done + i + 1);
+        self.carry(&rest[last..]);
+    }
+
+    /// The unterminated last line, if it is a control line.
+    pub fn finish(&mut self, at: Instant, mut each: impl FnMut(&str, Instant)) {
+        if self.is_control() {
+            each(&String::from_utf8_lossy(strip_cr(&self.partial)), at);
+        }
+        self.partial.clear();
+        self.skip = false;
+    }
+
+    /// The kept line starts with the prefix (it may only be a beginning of it).
+    fn is_control(&self) -> bool {
+        !self.skip
+            && self
+                .partial
+                .trim_ascii_start()
+                .starts_with(PREFIX.as_bytes())
+    }
+
+    /// Extend the current unterminated line, keeping it only while it can still be a
+    /// control line.
+    fn carry(&mut self, bytes: &[u8]) {
+        if self.skip || bytes.is_empty() {
+            return;
+        }
+        if self.partial.len() + bytes.len() > MAX_PARTIAL {
+            self.partial.clear();
+            self.skip = true;
+            return;
+        }
+        self.partial.extend_from_slice(bytes);
+        let head = self.partial.trim_ascii_start();
+        let n = head.len().min(PREFIX.len());
+        if head[..n] != PREFIX.as_bytes()[..n] {
+            self.partial.clear();
+            self.skip = true;
+        }
+    }
+}
+
 fn strip_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
@@ -194,6 +297,50 @@ mod tests {
                 ("last".into(), t1)
             ]
         );
+    }
+
+    /// The scanner yields exactly the control lines the plain splitter would, however
+    /// the stream is cut into chunks.
+    #[test]
+    fn scanner_agrees_with_the_splitter_for_every_chunking() {
+        let text: &[u8] = b"a\n::bench:: metric x 1 ms\r\n  ::bench:: phase p\nno ::bench:: here\n\
+            ::bench::\n::be\n::bench:: metric y 2";
+        let t = Instant::now();
+        let reference = {
+            let mut s = LineSplitter::default();
+            let mut out = Vec::new();
+            let mut keep = |l: &str, _| {
+                if parse(l).is_some() {
+                    out.push(l.to_owned());
+                }
+            };
+            s.feed(text, t, &mut keep);
+            s.finish(t, &mut keep);
+            out
+        };
+        assert_eq!(reference.len(), 4, "{reference:?}");
+        for a in 0..=text.len() {
+            for b in a..=text.len() {
+                let mut s = ControlScanner::default();
+                let mut out = Vec::new();
+                for chunk in [&text[..a], &text[a..b], &text[b..]] {
+                    s.feed(chunk, t, |l, _| out.push(l.to_owned()));
+                }
+                s.finish(t, |l, _| out.push(l.to_owned()));
+                assert_eq!(out, reference, "cut at {a} and {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn scanner_keeps_nothing_of_long_ordinary_lines() {
+        let mut s = ControlScanner::default();
+        let big = vec![b'y'; 1 << 20];
+        s.feed(&big, Instant::now(), |_, _| panic!("no control line"));
+        s.feed(b"\n::bench:: phase p\n", Instant::now(), |l, _| {
+            assert_eq!(l, "::bench:: phase p")
+        });
+        assert!(s.partial.capacity() < 1024, "{}", s.partial.capacity());
     }
 
     #[test]

@@ -26,8 +26,10 @@ mod wait;
 use std::ffi::OsString;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+#[cfg(not(target_os = "linux"))]
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
+#[cfg(not(target_os = "linux"))]
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -41,8 +43,26 @@ use wait::{Exit, ExitWatch};
 /// Default time between SIGTERM and SIGKILL when a tree is killed.
 pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(2);
 
-/// Size of the buffer output is read into.
-const READ_BUF: usize = 64 * 1024;
+/// Size of the buffer output is read into: a whole pipe's worth in one read.
+const READ_BUF: usize = 1 << 20;
+/// Pipe capacity asked for (Linux; the default 64 KiB makes a chatty step wait for the
+/// harness every 64 KiB). Unprivileged users may get less, which is fine.
+#[cfg(target_os = "linux")]
+const PIPE_SIZE: libc::c_int = 1 << 20;
+
+/// Test-only knobs, not for users: delays injected into the harness's own work around a
+/// step (joining the cgroup, setting up the output pumps), which must stay out of the
+/// step's wall time whatever they cost.
+pub(crate) const TEST_DELAY_JOIN: &str = "BENCHMARK_TEST_DELAY_CGROUP_JOIN_MS";
+pub(crate) const TEST_DELAY_PUMPS: &str = "BENCHMARK_TEST_DELAY_PUMP_SETUP_MS";
+
+/// The delay a test knob asks for (zero when unset).
+pub(crate) fn test_delay(var: &str) -> Duration {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(Duration::ZERO, Duration::from_millis)
+}
 
 /// Per-process sequence for unique cookies.
 static SEQ: AtomicU64 = AtomicU64::new(0);
@@ -145,9 +165,11 @@ pub struct ExecOutcome {
     pub started_at: SystemTime,
     /// `started_at + wall`, so that the two agree with the monotonic measurement.
     pub finished_at: SystemTime,
-    /// The monotonic instant the process was spawned (for phase offsets).
+    /// The monotonic instant the step's clock started (for phase offsets).
     pub started: Instant,
-    /// From just before spawning to the moment `wait4` returned the main process's status.
+    /// From the child's `execve` — once it is in its cgroup with its pipes in place — to
+    /// the kernel's exit notification for the main process. (Off Linux, from just before
+    /// spawning.)
     pub wall: Duration,
     pub termination: Termination,
     pub timed_out: bool,
@@ -157,6 +179,27 @@ pub struct ExecOutcome {
     pub method: Method,
     /// Processes of the tree still alive after the main process exited normally.
     pub leftovers: Option<Leftovers>,
+    /// What the harness itself spent around the step, outside `wall`.
+    pub harness: HarnessCost,
+}
+
+/// The harness's own cost around one execution; none of it is part of the step's wall time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HarnessCost {
+    /// From `execute` being called to the step's clock starting: cgroup, control FIFO,
+    /// pipes, spawning, joining the cgroup.
+    pub spawn: Duration,
+    /// The part of `spawn` the child spent joining its cgroup(s), when it joined any
+    /// (zero when it was born in its only one).
+    pub cgroup_join: Option<Duration>,
+    /// The child was born in its cgroup v2 cgroup (`clone3` with `CLONE_INTO_CGROUP`): no
+    /// migration there; v1 hierarchies of a hybrid host are still joined.
+    pub clone_into_cgroup: bool,
+    /// From the exit notification to `execute` returning: reaping, the last reads, the
+    /// cgroup's counters, the check for leftover processes.
+    pub finish: Duration,
+    /// CPU time of the harness thread over the whole execution, output handling included.
+    pub cpu: Option<Duration>,
 }
 
 /// Processes a step left running. Killed (whole tree: SIGTERM, the spec's `kill_grace`,
@@ -230,6 +273,8 @@ pub(crate) fn execute_with(
     cancel: &Cancel,
     probe: &Probe,
 ) -> Result<ExecOutcome, ExecError> {
+    let entered = Instant::now();
+    let cpu_before = thread_cpu();
     if cancel.is_cancelled() {
         return Err(ExecError::Cancelled {
             program: spec.program_name(),
@@ -254,15 +299,24 @@ pub(crate) fn execute_with(
         }
         None => (None, None),
     };
-    let (child, tree, method, started, started_at) = spawn_tracked(spec, probe)?;
+    // Everything the step's output needs is in place before the child starts.
+    let mut io = ChildIo::new(spec.capture)
+        .map_err(|e| io_error(spec, "cannot create the output pipes of", e))?;
+    let mut pumps = Pumps::new(io.stdout.take(), io.stderr.take(), fifo_reader)
+        .map_err(|e| io_error(spec, "cannot read the output of", e))?;
+    let (child, tree, method) = spawn_tracked(spec, probe, &mut io)?;
+    // Our copies of the child's ends: the pipes report end-of-file once the tree closes them.
+    drop(io);
     let pid = child.pid;
+    let started = child.exec_at;
+    let started_at = SystemTime::now()
+        .checked_sub(started.elapsed())
+        .unwrap_or_else(SystemTime::now);
     let mut run = Running {
         pid,
         tree: Some(tree),
         reaped: false,
     };
-    let mut pumps = Pumps::new(child.stdout, child.stderr, fifo_reader)
-        .map_err(|e| io_error(spec, "cannot read the output of", e))?;
     let watch = ExitWatch::new(pid).map_err(|e| io_error(spec, "cannot watch", e))?;
     let deadline = spec.timeout.and_then(|t| started.checked_add(t));
 
@@ -295,11 +349,16 @@ pub(crate) fn execute_with(
         {
             continue;
         }
-        pumps.service(&set, sink);
+        // The clock stops at the notification, before any output is handled.
+        let woke = Instant::now();
         if set.ready(w) {
             watch.clear();
-            exit = wait::wait4(pid, false).map_err(|e| io_error(spec, "cannot wait for", e))?;
-        } else if set.ready(c) {
+            exit = wait::wait4(pid, false)
+                .map_err(|e| io_error(spec, "cannot wait for", e))?
+                .map(|e| Exit { at: woke, ..e });
+        }
+        pumps.service(&set, sink);
+        if exit.is_none() && set.ready(c) {
             interrupted = true;
             break;
         }
@@ -327,6 +386,15 @@ pub(crate) fn execute_with(
         None
     };
     let wall = exit.at.saturating_duration_since(started);
+    let harness = HarnessCost {
+        spawn: started.saturating_duration_since(entered),
+        cgroup_join: child.join,
+        clone_into_cgroup: child.into_cgroup,
+        finish: exit.at.elapsed(),
+        cpu: thread_cpu()
+            .zip(cpu_before)
+            .map(|(after, before)| after.saturating_sub(before)),
+    };
     Ok(ExecOutcome {
         started_at,
         finished_at: started_at + wall,
@@ -339,60 +407,131 @@ pub(crate) fn execute_with(
         cgroup,
         method,
         leftovers,
+        harness,
     })
 }
 
-/// A spawned main child, whose pid is ours to reap.
-#[derive(Debug)]
-struct Started {
-    pid: i32,
+/// CPU time of the calling thread.
+fn thread_cpu() -> Option<Duration> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid timespec pointer.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
+        return None;
+    }
+    Some(Duration::new(
+        u64::try_from(ts.tv_sec).ok()?,
+        u32::try_from(ts.tv_nsec).ok()?,
+    ))
+}
+
+/// The child's standard streams, made before it starts: /dev/null for stdin and a pipe
+/// each for stdout and stderr, whose read ends are ours.
+struct ChildIo {
     stdout: Option<OwnedFd>,
     stderr: Option<OwnedFd>,
+    /// /dev/null and the write ends, numbered 3 or more (see [`above_stdio`]).
+    child: Option<[OwnedFd; 3]>,
+}
+
+impl ChildIo {
+    fn new(capture: bool) -> io::Result<Self> {
+        if !capture {
+            return Ok(Self {
+                stdout: None,
+                stderr: None,
+                child: None,
+            });
+        }
+        let null = above_stdio(std::fs::File::open("/dev/null")?.into())?;
+        let (out_r, out_w) = std::io::pipe()?;
+        let (err_r, err_w) = std::io::pipe()?;
+        #[cfg(target_os = "linux")]
+        for fd in [out_r.as_raw_fd(), err_r.as_raw_fd()] {
+            // SAFETY: fcntl on a pipe we own; failure leaves the default size.
+            unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, PIPE_SIZE) };
+        }
+        Ok(Self {
+            stdout: Some(out_r.into()),
+            stderr: Some(err_r.into()),
+            child: Some([null, above_stdio(out_w.into())?, above_stdio(err_w.into())?]),
+        })
+    }
+
+    /// The descriptors the child gets as 0, 1 and 2 (-1: inherit ours).
+    #[cfg(target_os = "linux")]
+    fn raw(&self) -> [RawFd; 3] {
+        self.child
+            .as_ref()
+            .map_or([-1; 3], |c| [0, 1, 2].map(|i| c[i].as_raw_fd()))
+    }
+}
+
+/// A descriptor numbered 3 or more, so that the child's dup2 onto 0–2 never meets one of
+/// its own sources (our standard streams may have been closed).
+fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
+    if fd.as_raw_fd() > 2 {
+        return Ok(fd);
+    }
+    // SAFETY: duplicates a descriptor we own; the copy is close-on-exec.
+    let dup = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+    if dup < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor that nothing else owns.
+    Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(dup) })
+}
+
+/// A spawned main child, whose pid is ours to reap.
+#[derive(Debug, Clone, Copy)]
+struct Started {
+    pid: i32,
+    /// When the step's clock starts: the child's execve (Linux), else just before spawning.
+    exec_at: Instant,
+    /// How long the child took to join its cgroup(s).
+    join: Option<Duration>,
+    /// Born in its cgroup (`clone3` with `CLONE_INTO_CGROUP`) rather than moved into it.
+    into_cgroup: bool,
 }
 
 /// Spawn in a cgroup of its own when allowed, else (or when joining it fails) tracked by
-/// process group and cookie. Returns the start instants taken right before the spawn.
+/// process group and cookie.
 fn spawn_tracked(
     spec: &ExecSpec,
     probe: &Probe,
-) -> Result<(Started, Tree, Method, Instant, SystemTime), ExecError> {
+    io: &mut ChildIo,
+) -> Result<(Started, Tree, Method), ExecError> {
     let note = if !spec.isolate {
         "cgroup isolation not requested for this step".to_owned()
     } else {
         match probe.create_step() {
-            Ok(cg) => {
-                let started_at = SystemTime::now();
-                let started = Instant::now();
-                match spawn_in(spec, &cg) {
-                    Ok(child) => {
-                        let method = Method {
-                            name: probe.method_name().to_owned(),
-                            note: probe.note().map(str::to_owned),
-                        };
-                        return Ok((child, Tree::Cgroup(cg), method, started, started_at));
-                    }
-                    // Joining may be what failed: retry without the cgroup below; a
-                    // genuine spawn error fails again there and is reported then.
-                    Err(e) => {
-                        cg.release();
-                        format!("could not start the step in its cgroup ({e})")
-                    }
+            Ok(cg) => match spawn_in(spec, &cg, io) {
+                Ok(child) => {
+                    let method = Method {
+                        name: probe.method_name().to_owned(),
+                        note: probe.note().map(str::to_owned),
+                    };
+                    return Ok((child, Tree::Cgroup(cg), method));
                 }
-            }
+                // Joining may be what failed: retry without the cgroup below; a
+                // genuine spawn error fails again there and is reported then.
+                Err(e) => {
+                    cg.release();
+                    format!("could not start the step in its cgroup ({e})")
+                }
+            },
             Err(reason) => reason,
         }
     };
     let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-    let started_at = SystemTime::now();
-    let nanos = started_at
+    let nanos = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     let cookie = format!("{}-{seq}-{nanos}", std::process::id());
-    let started = Instant::now();
-    let child = spawn(spec, &cookie).map_err(|e| spawn_error(spec, e))?;
+    let child = spawn(spec, &cookie, io).map_err(|e| spawn_error(spec, e))?;
     let pgid = child.pid;
-    #[cfg(not(target_os = "linux"))]
-    let _ = cookie;
     let tree = Tree::Plain {
         pgid,
         #[cfg(target_os = "linux")]
@@ -402,22 +541,43 @@ fn spawn_tracked(
         name: "wait4".to_owned(),
         note: Some(note),
     };
-    Ok((child, tree, method, started, started_at))
+    Ok((child, tree, method))
 }
 
 /// Spawn inside the step's cgroup: joined between clone and exec, without fork(2).
 #[cfg(target_os = "linux")]
-fn spawn_in(spec: &ExecSpec, cg: &StepCgroup) -> io::Result<Started> {
-    clone::spawn_joined(spec, &cg.join_fds())
+fn spawn_in(spec: &ExecSpec, cg: &StepCgroup, io: &mut ChildIo) -> io::Result<Started> {
+    let (into, rest) = cg.clone_into();
+    let all = cg.join_fds();
+    let join = clone::Join {
+        into,
+        rest: &rest,
+        all: &all,
+    };
+    clone::spawn_joined(spec, join, io.raw(), None)
 }
 
 #[cfg(not(target_os = "linux"))]
-fn spawn_in(_spec: &ExecSpec, cg: &StepCgroup) -> io::Result<Started> {
+fn spawn_in(_spec: &ExecSpec, cg: &StepCgroup, _io: &mut ChildIo) -> io::Result<Started> {
     match *cg {}
 }
 
+/// Spawn without a cgroup, marked with the cookie: the same vfork-style clone on Linux
+/// (so that the clock starts at execve here too).
+#[cfg(target_os = "linux")]
+fn spawn(spec: &ExecSpec, cookie: &str, io: &mut ChildIo) -> io::Result<Started> {
+    // Marks the tree when no cgroup does (looked for in /proc).
+    clone::spawn_joined(
+        spec,
+        clone::Join::NONE,
+        io.raw(),
+        Some((COOKIE_VAR, cookie)),
+    )
+}
+
 /// Spawn without a cgroup: std uses posix_spawn (vfork-like) for this.
-fn spawn(spec: &ExecSpec, cookie: &str) -> io::Result<Started> {
+#[cfg(not(target_os = "linux"))]
+fn spawn(spec: &ExecSpec, cookie: &str, io: &mut ChildIo) -> io::Result<Started> {
     let mut cmd = Command::new(&spec.program);
     cmd.args(&spec.args);
     for key in &spec.env_remove {
@@ -426,23 +586,24 @@ fn spawn(spec: &ExecSpec, cookie: &str) -> io::Result<Started> {
     for (key, value) in &spec.env {
         cmd.env(key, value);
     }
-    // Marks the tree when no cgroup does (looked for in /proc on Linux only).
     cmd.env(COOKIE_VAR, cookie);
     if let Some(cwd) = &spec.cwd {
         cmd.current_dir(cwd);
     }
     cmd.process_group(0);
-    if spec.capture {
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+    if let Some([null, out, err]) = io.child.take() {
+        cmd.stdin(Stdio::from(null))
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err));
     }
-    let mut child = cmd.spawn()?;
+    let exec_at = Instant::now();
+    let child = cmd.spawn()?;
     // Dropping std's handle neither waits nor kills: the pid is ours to reap.
     Ok(Started {
         pid: i32::try_from(child.id()).expect("pids fit in i32"),
-        stdout: child.stdout.take().map(OwnedFd::from),
-        stderr: child.stderr.take().map(OwnedFd::from),
+        exec_at,
+        join: None,
+        into_cgroup: false,
     })
 }
 
@@ -619,6 +780,10 @@ impl Pumps {
         stderr: Option<OwnedFd>,
         control: Option<OwnedFd>,
     ) -> io::Result<Self> {
+        let delay = test_delay(TEST_DELAY_PUMPS);
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
+        }
         let mut pipes = [None, None, None];
         for (i, (fd, stream)) in [
             (stdout, Stream::Stdout),

@@ -82,6 +82,31 @@ pub struct StepRecord {
     pub leftover_processes: Option<u64>,
     /// The step's output, relative to the output directory.
     pub log: Option<String>,
+    /// What the harness itself spent around this step, never part of `wall_ms`; `null`
+    /// for steps that are not processes of the harness (container lifecycle probes).
+    pub harness: Option<HarnessRecord>,
+}
+
+/// The harness's own per-step cost, milliseconds. A step's `wall_ms` starts when its
+/// process is already in its cgroup with its pipes in place and stops at the kernel's
+/// exit notification; what the harness does around that is counted here instead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HarnessRecord {
+    /// Before the step's clock starts: cgroup, control FIFO, pipes, spawning, joining.
+    pub spawn_ms: f64,
+    /// The part of `spawn_ms` spent joining the step's cgroup(s), when it joined any: 0
+    /// when it was born in its only cgroup.
+    pub cgroup_join_ms: Option<f64>,
+    /// The step's process was created inside its cgroup v2 cgroup (`clone3` with
+    /// `CLONE_INTO_CGROUP`, Linux ≥ 5.7) instead of moved there: no migration, which after
+    /// an idle gap can wait for the kernel's cgroup lock for milliseconds.
+    pub clone_into_cgroup: bool,
+    /// After the exit notification: reaping, the last reads, the cgroup's counters, the
+    /// check for leftover processes.
+    pub finish_ms: f64,
+    /// CPU time of the harness's thread over the whole step, output handling included.
+    pub cpu_ms: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -25,14 +25,24 @@ fn opt(s: Option<&Stats>, f: impl Fn(&Stats) -> String) -> String {
     s.map_or_else(|| "—".to_owned(), f)
 }
 
-/// The per-step table: wall time statistics, CPU, peak RSS, failures.
+/// The per-step table: wall time statistics, CPU, peak memory, failures.
 pub fn render(summary: &Summary) -> String {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Disabled)
         .set_header(vec![
-            "step", "n", "mean", "median", "min", "max", "stddev", "CV", "user CPU", "sys CPU",
-            "peak RSS", "failed",
+            "step",
+            "n",
+            "mean",
+            "median",
+            "min",
+            "max",
+            "stddev",
+            "CV",
+            "user CPU",
+            "sys CPU",
+            "peak memory",
+            "failed",
         ]);
     for s in &summary.steps {
         t.add_row(row(s));
@@ -44,6 +54,27 @@ pub fn render(summary: &Summary) -> String {
     }
     let mut out = t.to_string();
     out.push('\n');
+    let tree = summary
+        .steps
+        .iter()
+        .any(|s| s.cgroup_memory_peak_bytes.is_some());
+    let proc = summary
+        .steps
+        .iter()
+        .any(|s| s.cgroup_memory_peak_bytes.is_none() && s.peak_rss_bytes.is_some());
+    let legend: Vec<&str> = [
+        (tree, "tree = the whole process tree (its cgroup)"),
+        (
+            proc,
+            "proc = its largest single process (RSS; no cgroup measured it)",
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(on, text)| on.then_some(text))
+    .collect();
+    if !legend.is_empty() {
+        out.push_str(&format!("  peak memory: {}\n", legend.join("; ")));
+    }
     let metrics = metrics(summary);
     if !metrics.is_empty() {
         out.push_str(&metrics);
@@ -70,9 +101,18 @@ fn row(s: &StepSummary) -> Vec<String> {
         }),
         opt(s.cpu_user_ms.as_ref(), |c| ms(c.mean)),
         opt(s.cpu_sys_ms.as_ref(), |c| ms(c.mean)),
-        opt(s.peak_rss_bytes.as_ref(), |r| bytes(r.max as u64)),
+        peak_memory(s),
         s.failures.to_string(),
     ]
+}
+
+/// The step's whole tree when a cgroup measured it, else its largest process.
+fn peak_memory(s: &StepSummary) -> String {
+    match (&s.cgroup_memory_peak_bytes, &s.peak_rss_bytes) {
+        (Some(tree), _) => format!("{} tree", bytes(tree.max as u64)),
+        (None, Some(rss)) => format!("{} proc", bytes(rss.max as u64)),
+        (None, None) => "—".to_owned(),
+    }
 }
 
 /// Custom metrics and phases, one line each: `step  name  mean ± stddev unit (n)`.
@@ -189,6 +229,8 @@ mod tests {
             step("flaky", None, &[0.0123], 2),
             step("never-ok", None, &[], 3),
         ];
+        // A cgroup measured this one's whole tree.
+        summary.steps[0].cgroup_memory_peak_bytes = summarize(&[210.7 * 1048576.0]);
         insta::assert_snapshot!(render(&summary));
     }
 

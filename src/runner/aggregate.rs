@@ -193,6 +193,7 @@ mod tests {
             }],
             leftover_processes: None,
             log: None,
+            harness: None,
         }
     }
 

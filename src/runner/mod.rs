@@ -3,6 +3,7 @@
 //! reports progress through [`Progress`]; it renders nothing itself.
 
 pub mod aggregate;
+pub mod output;
 pub mod preflight;
 pub(crate) mod record;
 pub mod substep;
@@ -86,7 +87,15 @@ pub fn run(
     progress: &mut dyn Progress,
 ) -> Result<Outcome, Error> {
     let suite = &plan.suite;
-    prepare_output(&opts.output, opts.keep_logs)?;
+    let out = output::OutputDir::prepare(
+        &opts.output,
+        opts.keep_logs,
+        output::Written {
+            runs: plan.runs,
+            warmups: plan.warmup,
+            steps: plan.steps.iter().map(|s| s.id.clone()).collect(),
+        },
+    )?;
 
     let mut pre = preflight::run(suite, cancel);
     // Interrupted while checking: the runs below stop at once, as interrupted.
@@ -138,6 +147,8 @@ pub fn run(
         ),
     };
     let mut completed: Vec<RunReceipt> = Vec::new();
+    // Each run's receipt is in place complete when its run ends; fsyncs are batched.
+    let mut run_receipts = receipt::write::Batch::new(Duration::from_secs(1));
     let mut status = Status::Ok;
     let total = plan.warmup + plan.runs;
     for i in 0..total {
@@ -153,7 +164,7 @@ pub fn run(
         progress.run_finished(&label, run.status);
         warnings.extend(run.warnings.iter().map(|w| format!("{label}: {w}")));
         if !warmup && run.status != Status::Interrupted {
-            receipt::write::json_atomic(&opts.output.join(format!("run_{number}.json")), &run)?;
+            run_receipts.json(&opts.output.join(format!("run_{number}.json")), &run)?;
         }
         match run.status {
             Status::Ok => {}
@@ -280,12 +291,12 @@ pub fn run(
         warnings,
         steps,
     };
-    let stamp = humantime::format_rfc3339_seconds(started_at)
-        .to_string()
-        .replace([':', '-'], "");
-    let summary_path = opts.output.join(format!("summary_{stamp}.json"));
+    // Nanoseconds: two invocations in one second keep both summaries.
+    let summary_path = out.summary_path(started_at);
+    run_receipts.finish()?;
     receipt::write::json_atomic(&summary_path, &summary)?;
     receipt::write::json_atomic(&opts.output.join("perf.json"), &summary)?;
+    out.finish();
     let exit = match status {
         Status::Ok => ExitKind::Ok,
         Status::Interrupted => ExitKind::Interrupted,
@@ -296,42 +307,6 @@ pub fn run(
         exit,
         summary_path,
     })
-}
-
-/// Create the output directory (failing early on a bad path) and clear old run receipts.
-fn prepare_output(out: &Path, keep_logs: bool) -> Result<(), Error> {
-    fs::create_dir_all(out).map_err(|e| {
-        Error::Usage(format!(
-            "cannot create the output directory {}: {e}; choose another with --output",
-            out.display()
-        ))
-    })?;
-    let probe = out.join(format!(".benchmark-write-test-{}", std::process::id()));
-    fs::write(&probe, b"").map_err(|e| {
-        Error::Usage(format!(
-            "the output directory {} is not writable: {e}; choose another with --output",
-            out.display()
-        ))
-    })?;
-    let _ = fs::remove_file(probe);
-    if !keep_logs {
-        for entry in fs::read_dir(out)
-            .context("listing the output directory")?
-            .flatten()
-        {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with("run_") && name.ends_with(".json") {
-                fs::remove_file(entry.path())
-                    .with_context(|| format!("removing {}", entry.path().display()))?;
-            }
-        }
-        let logs = out.join("logs");
-        if logs.exists() {
-            fs::remove_dir_all(&logs).with_context(|| format!("removing {}", logs.display()))?;
-        }
-    }
-    Ok(())
 }
 
 /// The container monitor of `[monitor] docker = "auto"`: used when the daemon answers,
@@ -687,6 +662,7 @@ impl Ctx<'_> {
             phases,
             leftover_processes: None,
             log: None,
+            harness: None,
         };
         StepRun {
             record,
@@ -729,13 +705,14 @@ impl Ctx<'_> {
             self.method = Some(outcome.method.clone());
         }
         let mut errors = sink.heard.errors.clone();
+        errors.extend(sink.heard.dropped());
         if status == Status::TimedOut {
             errors.push(format!(
                 "timed out after {} and was killed with its whole process tree",
                 humantime::format_duration(round_ms(outcome.wall))
             ));
         }
-        let tail = sink.heard.tail.iter().cloned().collect();
+        let tail = sink.heard.tail.clone();
         Ok(StepRun {
             record: rec,
             tail,

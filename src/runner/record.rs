@@ -5,63 +5,149 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::time::{Duration, Instant};
 
-use crate::control::{self, Control, LineSplitter};
+use crate::control::{self, Control, ControlScanner, LineSplitter};
 use crate::measure::exec::{ExecOutcome, OutputSink, Stream};
 use crate::measure::{ResourceSummary, Termination};
-use crate::receipt::{CgroupRecord, Metric, Phase, Status, StepRecord};
+use crate::receipt::{CgroupRecord, HarnessRecord, Metric, Phase, Status, StepRecord};
 
-/// Collects a step's output: everything to its log, control lines parsed on arrival.
+/// Collects a step's output: everything to its log as bytes, control lines found on
+/// arrival, the last bytes kept for the message when the step fails.
 #[derive(Debug, Default)]
 pub(crate) struct StepSink {
     /// Where the log goes; the file is created with the first output, so a silent step
     /// leaves no file (and no metadata for the receipts' fsync to commit).
     log_path: Option<std::path::PathBuf>,
     log: Option<BufWriter<File>>,
-    stdout: LineSplitter,
+    stdout: ControlScanner,
     control: LineSplitter,
+    tail: Tail,
     pub heard: Heard,
 }
 
-/// What a step's output lines said.
+/// What a step's output lines said. Bounded however much a step prints: past
+/// [`MAX_KEPT`] entries of a kind, lines are only counted.
 #[derive(Debug, Default)]
 pub(crate) struct Heard {
     pub metrics: Vec<Metric>,
     /// Phase boundaries, stamped on arrival.
     pub marks: Vec<(String, Instant)>,
-    /// Malformed control lines, already worded for a warning.
+    /// Malformed control lines, already worded for a warning (the first [`MAX_ERRORS`]).
     pub errors: Vec<String>,
-    /// The last lines of output, for the message when the step fails.
-    pub tail: std::collections::VecDeque<String>,
+    /// Control lines counted but not kept: metrics and phases past [`MAX_KEPT`], malformed
+    /// lines past [`MAX_ERRORS`].
+    pub dropped_metrics: u64,
+    pub dropped_marks: u64,
+    pub dropped_errors: u64,
+    /// The last lines of output (stdout and stderr as they arrived, control lines left
+    /// out), for the message when the step fails; filled by [`StepSink::finish`].
+    pub tail: Vec<String>,
 }
+
+/// Most metrics (and, separately, phase boundaries) kept per step.
+pub(crate) const MAX_KEPT: usize = 10_000;
+/// Most malformed control lines reported one by one per step.
+pub(crate) const MAX_ERRORS: usize = 20;
 
 impl Heard {
-    /// One complete line; `keep_tail` for streams whose ordinary lines explain failures.
-    fn line(&mut self, line: &str, at: Instant, keep_tail: bool) {
+    /// One control line.
+    fn line(&mut self, line: &str, at: Instant) {
         match control::parse(line) {
-            None => {
-                if keep_tail {
-                    self.push_tail(line);
+            None => {}
+            Some(Ok(Control::Metric { name, value, unit })) => {
+                if self.metrics.len() < MAX_KEPT {
+                    self.metrics.push(Metric { name, value, unit });
+                } else {
+                    self.dropped_metrics += 1;
                 }
             }
-            Some(Ok(Control::Metric { name, value, unit })) => {
-                self.metrics.push(Metric { name, value, unit })
+            Some(Ok(Control::Phase { name })) => {
+                if self.marks.len() < MAX_KEPT {
+                    self.marks.push((name, at));
+                } else {
+                    self.dropped_marks += 1;
+                }
             }
-            Some(Ok(Control::Phase { name })) => self.marks.push((name, at)),
-            Some(Err(e)) => self
-                .errors
-                .push(format!("control line `{}` ignored: {e}", line.trim())),
+            Some(Err(e)) => {
+                if self.errors.len() < MAX_ERRORS {
+                    let shown: String = line.trim().chars().take(200).collect();
+                    self.errors
+                        .push(format!("control line `{shown}` ignored: {e}"));
+                } else {
+                    self.dropped_errors += 1;
+                }
+            }
         }
     }
 
-    fn push_tail(&mut self, line: &str) {
-        if self.tail.len() == TAIL_LINES {
-            self.tail.pop_front();
+    /// The warnings for what was counted but not kept.
+    pub fn dropped(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.dropped_errors > 0 {
+            out.push(format!(
+                "{} more malformed control lines ignored (the first {MAX_ERRORS} are listed)",
+                self.dropped_errors
+            ));
         }
-        self.tail.push_back(line.to_owned());
+        for (n, what) in [
+            (self.dropped_metrics, "metric lines"),
+            (self.dropped_marks, "phase lines"),
+        ] {
+            if n > 0 {
+                out.push(format!(
+                    "{n} {what} past the first {MAX_KEPT} of this step were ignored; \
+                     report fewer values per step (aggregate them in the step)"
+                ));
+            }
+        }
+        out
     }
 }
 
+/// Lines of output kept for a failing step's message.
 const TAIL_LINES: usize = 20;
+/// Bytes of output kept to find them in, and the longest line shown.
+const TAIL_BYTES: usize = 8 * 1024;
+const TAIL_LINE_CHARS: usize = 500;
+
+/// The last [`TAIL_BYTES`] of output, as bytes: a copy of at most that much per chunk,
+/// nothing per line.
+#[derive(Debug, Default)]
+struct Tail {
+    buf: Vec<u8>,
+    /// Bytes before `buf` were dropped, so its first line may be cut.
+    cut: bool,
+}
+
+impl Tail {
+    fn push(&mut self, data: &[u8]) {
+        if data.len() >= TAIL_BYTES {
+            self.buf.clear();
+            self.buf.extend_from_slice(&data[data.len() - TAIL_BYTES..]);
+            self.cut = true;
+            return;
+        }
+        self.buf.extend_from_slice(data);
+        if self.buf.len() > 2 * TAIL_BYTES {
+            self.buf.drain(..self.buf.len() - TAIL_BYTES);
+            self.cut = true;
+        }
+    }
+
+    /// The last lines, control lines left out, each cut to [`TAIL_LINE_CHARS`].
+    fn lines(&self) -> Vec<String> {
+        let text = String::from_utf8_lossy(&self.buf);
+        let mut lines: Vec<&str> = text.lines().skip(usize::from(self.cut)).collect();
+        lines.retain(|l| control::parse(l).is_none());
+        let skip = lines.len().saturating_sub(TAIL_LINES);
+        lines[skip..]
+            .iter()
+            .map(|l| match l.char_indices().nth(TAIL_LINE_CHARS) {
+                Some((i, _)) => format!("{}…", &l[..i]),
+                None => (*l).to_owned(),
+            })
+            .collect()
+    }
+}
 
 impl StepSink {
     pub fn new(log_path: Option<std::path::PathBuf>) -> Self {
@@ -79,8 +165,9 @@ impl StepSink {
     /// Flush the partial lines and the log.
     pub fn finish(&mut self, at: Instant) {
         let heard = &mut self.heard;
-        self.stdout.finish(at, |l, at| heard.line(l, at, true));
-        self.control.finish(at, |l, at| heard.line(l, at, false));
+        self.stdout.finish(at, |l, at| heard.line(l, at));
+        self.control.finish(at, |l, at| heard.line(l, at));
+        heard.tail = self.tail.lines();
         if let Some(log) = &mut self.log {
             let _ = log.flush();
         }
@@ -100,16 +187,13 @@ impl OutputSink for StepSink {
         }
         let heard = &mut self.heard;
         match stream {
-            Stream::Stdout => self.stdout.feed(data, at, |l, at| heard.line(l, at, true)),
-            Stream::Control => self
-                .control
-                .feed(data, at, |l, at| heard.line(l, at, false)),
-            // stderr carries no control lines, but its last lines explain failures.
-            Stream::Stderr => {
-                for l in String::from_utf8_lossy(data).lines() {
-                    heard.push_tail(l);
-                }
+            Stream::Stdout => {
+                self.tail.push(data);
+                self.stdout.feed(data, at, |l, at| heard.line(l, at));
             }
+            Stream::Control => self.control.feed(data, at, |l, at| heard.line(l, at)),
+            // stderr carries no control lines, but its last lines explain failures.
+            Stream::Stderr => self.tail.push(data),
         }
     }
 }
@@ -203,6 +287,13 @@ pub(crate) fn step_record(
             .and_then(|l| l.count())
             .map(|n| n as u64),
         log: None,
+        harness: Some(HarnessRecord {
+            spawn_ms: ms(outcome.harness.spawn),
+            cgroup_join_ms: outcome.harness.cgroup_join.map(ms),
+            clone_into_cgroup: outcome.harness.clone_into_cgroup,
+            finish_ms: ms(outcome.harness.finish),
+            cpu_ms: outcome.harness.cpu.map(ms),
+        }),
     }
 }
 
@@ -248,6 +339,47 @@ mod tests {
         assert_eq!(sink.heard.marks.len(), 1);
         assert_eq!(sink.heard.errors.len(), 1);
         assert!(sink.heard.errors[0].contains("not a finite number"));
-        assert_eq!(sink.heard.tail, ["hello", "::bench:: metric ignored 1"]);
+        assert_eq!(
+            sink.heard.tail,
+            ["hello"],
+            "control lines are not in the tail"
+        );
+    }
+
+    #[test]
+    fn the_tail_keeps_the_last_lines_of_huge_output() {
+        let mut sink = StepSink::new(None);
+        let t = Instant::now();
+        for i in 0..100_000 {
+            sink.chunk(Stream::Stdout, format!("line {i}\n").as_bytes(), t);
+        }
+        sink.chunk(Stream::Stderr, b"boom\n", t);
+        sink.finish(t);
+        assert_eq!(sink.heard.tail.len(), TAIL_LINES);
+        assert_eq!(sink.heard.tail[0], "line 99981");
+        assert_eq!(sink.heard.tail.last().unwrap(), "boom");
+        assert!(sink.tail.buf.len() <= 2 * TAIL_BYTES);
+    }
+
+    #[test]
+    fn control_lines_are_counted_past_the_cap_not_kept() {
+        let mut sink = StepSink::new(None);
+        let t = Instant::now();
+        let mut text = String::new();
+        for i in 0..(MAX_KEPT + 5) {
+            text.push_str(&format!(
+                "::bench:: metric m {i}\n::bench:: phase p\n::bench:: bad\n"
+            ));
+        }
+        sink.chunk(Stream::Stdout, text.as_bytes(), t);
+        sink.finish(t);
+        let h = &sink.heard;
+        assert_eq!((h.metrics.len(), h.dropped_metrics), (MAX_KEPT, 5));
+        assert_eq!((h.marks.len(), h.dropped_marks), (MAX_KEPT, 5));
+        assert_eq!(h.errors.len(), MAX_ERRORS);
+        assert_eq!(h.dropped_errors, (MAX_KEPT + 5 - MAX_ERRORS) as u64);
+        let dropped = h.dropped();
+        assert_eq!(dropped.len(), 3, "{dropped:?}");
+        assert!(dropped[0].starts_with(&format!("{} more malformed", h.dropped_errors)));
     }
 }

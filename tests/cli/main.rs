@@ -12,6 +12,8 @@ mod invalid;
 // These read /proc and use setsid(1): Linux only.
 #[cfg(target_os = "linux")]
 mod measure;
+mod output;
 mod receipts;
 mod run;
+mod stdout;
 mod step;

@@ -210,3 +210,93 @@ run = '"$BENCHMARK_EXE" workload cpu'
     assert!(user <= step.wall_ms * 1.5 + 10.0);
     assert!(step.resources.samples >= 2);
 }
+
+/// A delay injected into the harness's own work before a step starts (joining the
+/// step's cgroup in the child, setting up the output pumps in the parent) never shows
+/// in the step's wall time: a `true` right after an idle step stays far below it, and
+/// the delay is reported as the harness's cost instead.
+#[test]
+fn harness_delays_before_a_step_stay_out_of_its_wall_time() {
+    const DELAY_MS: f64 = 200.0;
+    for (knob, cgroup) in [
+        ("BENCHMARK_TEST_DELAY_CGROUP_JOIN_MS", "auto"),
+        ("BENCHMARK_TEST_DELAY_PUMP_SETUP_MS", "auto"),
+        ("BENCHMARK_TEST_DELAY_PUMP_SETUP_MS", "off"),
+    ] {
+        let b = bench()
+            .suite(
+                "[suite]\nruns = 3\nwarmup = 0\n[[step]]\nid = \"idle\"\nrun = \"sleep 0.05\"\n\
+                 [[step]]\nid = \"t\"\nrun = \"true\"\n",
+            )
+            .env(knob, "200")
+            .env("BENCHMARK_CGROUP", cgroup);
+        let done = b.run().code(0);
+        for n in 1..=3 {
+            let run = done.run_receipt(n);
+            let step = run.steps.iter().find(|s| s.id == "t").unwrap();
+            let harness = step.harness.as_ref().expect("harness cost recorded");
+            if knob.contains("JOIN") && step.cgroup.is_none() {
+                eprintln!(
+                    "NOT CHECKED: {knob}: no cgroup on this host ({})",
+                    step.measurement
+                );
+                continue;
+            }
+            if knob.contains("JOIN") && harness.cgroup_join_ms == Some(0.0) {
+                // Pure cgroup v2: born in its cgroup, nothing to join, nothing to delay.
+                assert!(harness.clone_into_cgroup, "{harness:?}");
+                continue;
+            }
+            assert!(
+                step.wall_ms < DELAY_MS / 2.0,
+                "{knob} ({cgroup}), run {n}: `true` took {} ms with a {DELAY_MS} ms delay \
+                 before it",
+                step.wall_ms
+            );
+            assert!(
+                harness.spawn_ms >= DELAY_MS,
+                "{knob} ({cgroup}), run {n}: the delay is the harness's cost: {harness:?}"
+            );
+            if knob.contains("JOIN") {
+                let join = harness.cgroup_join_ms.expect("joined a cgroup");
+                assert!(join >= DELAY_MS, "run {n}: join {join} ms");
+            }
+        }
+    }
+}
+
+/// A million malformed control lines: counted, the first few reported, and the
+/// harness's memory and the receipts stay small.
+#[test]
+fn a_flood_of_malformed_control_lines_keeps_memory_and_receipts_small() {
+    let b = bench().suite(
+        "[suite]\nruns = 1\nwarmup = 0\n[[step]]\nid = \"flood\"\n\
+         run = \"yes '::bench:: bogus line' | head -n 1000000\"\n",
+    );
+    let mut cmd = b.command();
+    cmd.args(["run", "--quiet"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    #[expect(
+        clippy::zombie_processes,
+        reason = "reaped below with wait4, for its rusage"
+    )]
+    let child = cmd.spawn().unwrap();
+    let pid = i32::try_from(child.id()).unwrap();
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid; wait4 on our own child fills it.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: our own child, valid out-pointers.
+    assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut ru) }, pid);
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    let peak_mib = ru.ru_maxrss / 1024;
+    assert!(peak_mib < 64, "the harness grew to {peak_mib} MiB");
+    let run = b.path("bench-out/run_1.json");
+    let size = std::fs::metadata(&run).unwrap().len();
+    assert!(size < 64 * 1024, "run_1.json is {size} bytes");
+    let text = std::fs::read_to_string(run).unwrap();
+    assert!(
+        text.contains("999980 more malformed control lines ignored"),
+        "the rest are counted: {text}"
+    );
+}

@@ -275,6 +275,16 @@ impl Probe {
         self
     }
 
+    /// Whether step cgroups are killed with `cgroup.kill` (then not reused) (tests).
+    #[cfg(test)]
+    pub(crate) fn kills_with_cgroup_kill(&self) -> bool {
+        self.layout.as_ref().is_some_and(|l| {
+            l.parts
+                .iter()
+                .any(|p| matches!(p.role, Role::Unified { kill: true, .. }))
+        })
+    }
+
     /// How many idle step cgroups the pool holds (tests).
     #[cfg(test)]
     pub(crate) fn idle(&self) -> usize {
@@ -357,6 +367,12 @@ impl StepCgroup {
     /// Descriptors for [`join`], open as long as the step cgroup.
     pub(crate) fn join_fds(&self) -> Vec<RawFd> {
         self.slot().join_fds()
+    }
+
+    /// For `clone3` with `CLONE_INTO_CGROUP`: the v2 cgroup's directory descriptor, and
+    /// the `cgroup.procs` descriptors of the other hierarchies, still to be joined.
+    pub(crate) fn clone_into(&self) -> (Option<RawFd>, Vec<RawFd>) {
+        self.slot().clone_into()
     }
 
     /// Live processes in the cgroup (the kernel does not list zombies).

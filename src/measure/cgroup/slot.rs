@@ -105,6 +105,8 @@ struct SlotPart {
     role: Role,
     /// `cgroup.procs` for the child to write "0" to.
     join: File,
+    /// The directory itself, for `clone3` into it (the v2 hierarchy only).
+    dir_fd: Option<File>,
     /// `cgroup.procs` to list who is inside.
     procs: File,
     cpu: Option<Cpu>,
@@ -117,6 +119,10 @@ struct SlotPart {
 pub(super) struct Slot {
     parts: Vec<SlotPart>,
     tracker: usize,
+    /// `cgroup.kill` was written. Such a cgroup is not reused: on Linux 6.18 (seen
+    /// here) every child later created in it with `clone3(CLONE_INTO_CGROUP)` is
+    /// SIGKILLed at birth, as if the kill were still going on.
+    killed: std::sync::atomic::AtomicBool,
 }
 
 impl Slot {
@@ -125,6 +131,7 @@ impl Slot {
         let mut slot = Slot {
             parts: Vec::with_capacity(layout.parts.len()),
             tracker: layout.tracker,
+            killed: std::sync::atomic::AtomicBool::new(false),
         };
         for part in &layout.parts {
             let dir = part.parent.join(name);
@@ -150,6 +157,23 @@ impl Slot {
     /// Descriptors for [`super::join`], valid as long as the slot.
     pub(super) fn join_fds(&self) -> Vec<RawFd> {
         self.parts.iter().map(|p| p.join.as_raw_fd()).collect()
+    }
+
+    /// The v2 part's directory descriptor and the others' `cgroup.procs` descriptors;
+    /// `None` (and every part) without a v2 part.
+    pub(super) fn clone_into(&self) -> (Option<RawFd>, Vec<RawFd>) {
+        let into = self.parts.iter().position(|p| p.dir_fd.is_some());
+        let rest = self
+            .parts
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| Some(i) != into)
+            .map(|(_, p)| p.join.as_raw_fd())
+            .collect();
+        (
+            into.and_then(|i| self.parts[i].dir_fd.as_ref().map(AsRawFd::as_raw_fd)),
+            rest,
+        )
     }
 
     /// Live processes in the cgroup (the kernel does not list zombies); none when the
@@ -224,7 +248,8 @@ impl Slot {
 
     /// Whether the slot may serve another step (see [`reusable`]).
     pub(super) fn reusable(&self, peak_resettable: bool) -> bool {
-        reusable(self.live_anywhere(), self.memory_held(), peak_resettable)
+        !self.killed.load(std::sync::atomic::Ordering::Relaxed)
+            && reusable(self.live_anywhere(), self.memory_held(), peak_resettable)
     }
 
     /// SIGKILL everything in the cgroup and wait (bounded) until it is empty:
@@ -239,6 +264,8 @@ impl Slot {
             .iter()
             .find(|p| matches!(p.role, Role::V1 { freezer: true, .. }));
         if let Some(p) = unified_kill {
+            self.killed
+                .store(true, std::sync::atomic::Ordering::Relaxed);
             let _ = fs::write(p.dir.join("cgroup.kill"), "1");
         } else if let Some(p) = freezer {
             freeze_and_kill(&p.dir);
@@ -290,6 +317,10 @@ impl SlotPart {
             .write(true)
             .open(dir.join("cgroup.procs"))?;
         let procs = read("cgroup.procs")?;
+        let dir_fd = match role {
+            Role::Unified { .. } => File::open(&dir).ok(),
+            Role::V1 { .. } => None,
+        };
         let (cpu, memory, io) = match role {
             Role::Unified { memory, io, .. } => (
                 Some(Cpu::V2(read("cpu.stat")?)),
@@ -340,6 +371,7 @@ impl SlotPart {
             dir,
             role,
             join,
+            dir_fd,
             procs,
             cpu,
             memory,

@@ -9,14 +9,20 @@
 //! The child shares our memory until it execs, so it must not allocate, lock, panic or
 //! run a signal handler: every signal is blocked around the clone, and the child resets
 //! each handled signal to its default before unblocking them.
+//!
+//! The child also reads the monotonic clock right before `execve`, into that shared
+//! memory: a step's wall time starts there, once the child is in its cgroup with its
+//! pipes in place, so joining the cgroup (which can take milliseconds after an idle gap,
+//! waiting for the kernel's cgroup lock) never counts as the step's time.
 
 use std::ffi::{CString, OsString, c_int, c_void};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::RawFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::ptr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
+use std::time::{Duration, Instant};
 
 use super::{ExecSpec, Started};
 use crate::measure::cgroup;
@@ -51,15 +57,92 @@ struct ChildArgs {
     stdio: [RawFd; 3],
     join: *const RawFd,
     join_len: usize,
+    /// Slept before joining (a test-only knob: the join must stay out of the wall time).
+    join_delay: libc::timespec,
+    /// Where the child reports, in memory shared with the parent even when the child
+    /// is a copy of it (the clone3 path): the spare page above its stack.
+    report: *const Report,
+}
+
+/// What the child tells the parent, in a `MAP_SHARED` page (zero is a valid value of
+/// every field, as the fresh mapping holds).
+#[derive(Debug, Default)]
+struct Report {
     /// Stage and errno of a failure; zero while none.
     stage: AtomicI32,
     errno: AtomicI32,
+    /// CLOCK_MONOTONIC (ns) when the child started joining its cgroups, and right before
+    /// its (last) execve.
+    join_ns: AtomicI64,
+    exec_ns: AtomicI64,
 }
 
-/// Start `spec` in its own process group, joined to the cgroups whose `cgroup.procs`
-/// descriptors are `join` before it execs.
-pub(super) fn spawn_joined(spec: &ExecSpec, join: &[RawFd]) -> io::Result<Started> {
-    let env = child_env(spec);
+impl Report {
+    fn reset(&self) {
+        self.stage.store(0, Ordering::SeqCst);
+        self.errno.store(0, Ordering::SeqCst);
+        self.join_ns.store(0, Ordering::SeqCst);
+        self.exec_ns.store(0, Ordering::SeqCst);
+    }
+}
+
+/// `clone3`'s argument (linux/sched.h, `CLONE_ARGS_SIZE_VER2`).
+#[repr(C)]
+#[derive(Debug, Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// Cleared once the kernel has refused `clone3` into a cgroup (older than 5.7, or a
+/// seccomp filter): every later spawn joins by writing `cgroup.procs` instead.
+static CLONE3_WORKS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// How a child gets into its cgroups.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Join<'a> {
+    /// A directory descriptor of its cgroup v2 cgroup, to be created in directly
+    /// (`clone3` with `CLONE_INTO_CGROUP`: no migration, no cgroup lock taken for writing).
+    pub into: Option<RawFd>,
+    /// `cgroup.procs` descriptors to write to between clone and exec when `into` is used
+    /// (the v1 hierarchies of a hybrid host).
+    pub rest: &'a [RawFd],
+    /// All of them as `cgroup.procs` descriptors, for when `clone3` cannot be used.
+    pub all: &'a [RawFd],
+}
+
+impl Join<'_> {
+    pub const NONE: Join<'static> = Join {
+        into: None,
+        rest: &[],
+        all: &[],
+    };
+}
+
+/// Start `spec` in its own process group, in the cgroups of `join` before it execs, with
+/// `stdio` (-1: inherit) as its standard streams and `extra_env` added to its
+/// environment.
+pub(super) fn spawn_joined(
+    spec: &ExecSpec,
+    join: Join<'_>,
+    stdio: [RawFd; 3],
+    extra_env: Option<(&str, &str)>,
+) -> io::Result<Started> {
+    let mut env = child_env(spec);
+    if let Some((k, v)) = extra_env {
+        env.push((k.into(), v.into()));
+    }
     let path = env
         .iter()
         .find(|(k, _)| k == "PATH")
@@ -85,37 +168,64 @@ pub(super) fn spawn_joined(spec: &ExecSpec, join: &[RawFd]) -> io::Result<Starte
         .map(|c| cstring(c.as_os_str().as_bytes().to_vec()))
         .transpose()?;
 
-    let (stdio, keep) = if spec.capture {
-        let null = above_stdio(std::fs::File::open("/dev/null")?.into())?;
-        let (out_r, out_w) = pipe()?;
-        let (err_r, err_w) = pipe()?;
-        let (out_w, err_w) = (above_stdio(out_w)?, above_stdio(err_w)?);
-        let stdio = [null.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()];
-        (stdio, Some(([null, out_w, err_w], out_r, err_r)))
-    } else {
-        ([-1; 3], None)
-    };
-
+    let delay = super::test_delay(super::TEST_DELAY_JOIN);
     let candidate_ptrs = null_terminated(&candidates);
     let argv_ptrs = null_terminated(&argv);
     let envp_ptrs = null_terminated(&envp);
-    let args = ChildArgs {
+    let mut args = ChildArgs {
         candidates: candidate_ptrs.as_ptr(),
         searched,
         argv: argv_ptrs.as_ptr(),
         envp: envp_ptrs.as_ptr(),
         cwd: cwd.as_ref().map_or(ptr::null(), |c| c.as_ptr()),
         stdio,
-        join: join.as_ptr(),
-        join_len: join.len(),
-        stage: AtomicI32::new(0),
-        errno: AtomicI32::new(0),
+        join: ptr::null(),
+        join_len: 0,
+        join_delay: libc::timespec {
+            tv_sec: libc::time_t::try_from(delay.as_secs()).unwrap_or(libc::time_t::MAX),
+            tv_nsec: delay.subsec_nanos().into(),
+        },
+        report: ptr::null(),
     };
     let stack = Stack::take()?;
-    let pid = clone_vfork(&stack, &args);
+    let report = stack.report();
+    args.report = report;
+    let mut into = false;
+    let mut result = Err(io::Error::from(io::ErrorKind::Unsupported));
+    if let Some(fd) = join.into
+        && CLONE3_WORKS.load(Ordering::Relaxed)
+    {
+        report.reset();
+        (args.join, args.join_len) = (join.rest.as_ptr(), join.rest.len());
+        result = clone3_into(fd, &args);
+        match &result {
+            // Not this kernel (or not allowed here): join by cgroup.procs from now on.
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(
+                        libc::ENOSYS | libc::EINVAL | libc::E2BIG | libc::EPERM | libc::EOPNOTSUPP
+                    )
+                ) =>
+            {
+                CLONE3_WORKS.store(false, Ordering::Relaxed)
+            }
+            // Anything else (this cgroup refused it): cgroup.procs this time.
+            Err(_) => {}
+            Ok(_) => into = true,
+        }
+    }
+    if !into {
+        report.reset();
+        (args.join, args.join_len) = (join.all.as_ptr(), join.all.len());
+        result = clone_vfork(&stack, &args);
+    }
+    let stage = report.stage.load(Ordering::SeqCst);
+    let errno = report.errno.load(Ordering::SeqCst);
+    let exec_ns = report.exec_ns.load(Ordering::SeqCst);
+    let join_ns = report.join_ns.load(Ordering::SeqCst);
     stack.give_back();
-    let pid = pid?;
-    let stage = args.stage.load(Ordering::SeqCst);
+    let pid = result?;
     if stage != 0 {
         // The child exited before exec: reap it, report why.
         let mut status = 0;
@@ -123,7 +233,7 @@ pub(super) fn spawn_joined(spec: &ExecSpec, join: &[RawFd]) -> io::Result<Starte
         while unsafe { libc::waitpid(pid, &mut status, 0) } < 0
             && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted
         {}
-        let errno = io::Error::from_raw_os_error(args.errno.load(Ordering::SeqCst));
+        let errno = io::Error::from_raw_os_error(errno);
         return Err(match stage {
             s if s == Stage::Join as i32 => {
                 io::Error::new(errno.kind(), format!("cannot join the cgroup: {errno}"))
@@ -135,19 +245,41 @@ pub(super) fn spawn_joined(spec: &ExecSpec, join: &[RawFd]) -> io::Result<Starte
             _ => errno,
         });
     }
-    Ok(match keep {
-        // The write ends and /dev/null close here; the child has its copies.
-        Some((_child_ends, out_r, err_r)) => Started {
-            pid,
-            stdout: Some(out_r),
-            stderr: Some(err_r),
-        },
-        None => Started {
-            pid,
-            stdout: None,
-            stderr: None,
-        },
+    let exec_at = instant_at(exec_ns);
+    let joined = (args.join_len > 0 && join_ns > 0)
+        .then(|| Duration::from_nanos(u64::try_from(exec_ns - join_ns).unwrap_or(0)));
+    let join = match (into, joined) {
+        (true, None) => Some(Duration::ZERO),
+        (_, joined) => joined,
+    };
+    Ok(Started {
+        pid,
+        exec_at,
+        join,
+        into_cgroup: into,
     })
+}
+
+/// CLOCK_MONOTONIC in nanoseconds (what `Instant` reads on Linux).
+#[allow(
+    clippy::useless_conversion,
+    reason = "time_t and c_long are narrower than i64 on 32-bit targets"
+)]
+fn monotonic_ns() -> i64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid timespec pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    i64::from(ts.tv_sec) * 1_000_000_000 + i64::from(ts.tv_nsec)
+}
+
+/// The `Instant` of a CLOCK_MONOTONIC reading taken a moment ago (in the child).
+fn instant_at(ns: i64) -> Instant {
+    let now = Instant::now();
+    let ago = u64::try_from(monotonic_ns() - ns).unwrap_or(0);
+    now.checked_sub(Duration::from_nanos(ago)).unwrap_or(now)
 }
 
 /// The child's environment: ours, less `env_remove`, plus `env` (as `Command` does).
@@ -203,32 +335,8 @@ fn null_terminated(strings: &[CString]) -> Vec<*const libc::c_char> {
         .collect()
 }
 
-fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [-1; 2];
-    // SAFETY: pipe2 fills two descriptors into a valid array.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: two fresh descriptors that nothing else owns.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
-/// A descriptor numbered 3 or more, so that the child's dup2 onto 0–2 never meets one
-/// of its own sources (our standard streams may have been closed).
-fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
-    if fd.as_raw_fd() > 2 {
-        return Ok(fd);
-    }
-    // SAFETY: duplicates a descriptor we own; the copy is close-on-exec.
-    let dup = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
-    if dup < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: a fresh descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(dup) })
-}
-
-/// An mmap'd stack with a guard page below it.
+/// An mmap'd stack with a guard page below it and the child's [`Report`] page above it,
+/// shared (`MAP_SHARED`) so that a child that is a copy of us still reports to us.
 #[derive(Debug)]
 struct Stack {
     base: *mut c_void,
@@ -260,19 +368,15 @@ impl Stack {
     }
 
     fn new() -> io::Result<Stack> {
-        // SAFETY: sysconf has no memory-safety preconditions.
-        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
-            .ok()
-            .filter(|&p| p > 0)
-            .unwrap_or(4096);
-        let len = STACK + page;
-        // SAFETY: a fresh anonymous private mapping; no existing memory is affected.
+        let page = page_size();
+        let len = page + STACK + page;
+        // SAFETY: a fresh anonymous shared mapping; no existing memory is affected.
         let base = unsafe {
             libc::mmap(
                 ptr::null_mut(),
                 len,
                 libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS | libc::MAP_STACK,
                 -1,
                 0,
             )
@@ -288,11 +392,31 @@ impl Stack {
         Ok(stack)
     }
 
-    /// The initial stack pointer (stacks grow down on every Linux target we build for).
+    /// The initial stack pointer (stacks grow down on every Linux target we build for):
+    /// right below the report page.
     fn top(&self) -> *mut c_void {
-        // SAFETY: one past the end of our own mapping; page-aligned, so 16-byte aligned.
-        unsafe { self.base.cast::<u8>().add(self.len).cast() }
+        self.report_page()
     }
+
+    fn report_page(&self) -> *mut c_void {
+        // SAFETY: the start of the last page of our own mapping (page-aligned, so
+        // 16-byte aligned for a stack pointer and aligned for a Report).
+        unsafe { self.base.cast::<u8>().add(self.len - page_size()).cast() }
+    }
+
+    /// The child's report, in the last page (zeroed by mmap: a valid Report).
+    fn report(&self) -> &Report {
+        // SAFETY: the page is ours, aligned, and all-zero bytes are a valid Report.
+        unsafe { &*self.report_page().cast::<Report>() }
+    }
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
+        .ok()
+        .filter(|&p| p > 0)
+        .unwrap_or(4096)
 }
 
 impl Drop for Stack {
@@ -305,7 +429,42 @@ impl Drop for Stack {
 
 /// clone(CLONE_VM | CLONE_VFORK) with every signal blocked: returns once the child has
 /// exec'd or exited.
-fn clone_vfork(stack: &Stack, args: &ChildArgs) -> io::Result<i32> {
+/// `clone3` with `CLONE_VFORK | CLONE_INTO_CGROUP`: the child is born in the cgroup of
+/// `cgroup_fd`. Without `CLONE_VM` (that would need a hand-written stack switch), so the
+/// child is a copy of us that runs `child_main` and reports through the shared page;
+/// this thread waits until it has exec'd or exited, as with `clone_vfork`.
+fn clone3_into(cgroup_fd: RawFd, args: &ChildArgs) -> io::Result<i32> {
+    let clone_args = CloneArgs {
+        flags: libc::CLONE_VFORK as u64 | CLONE_INTO_CGROUP,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: u64::try_from(cgroup_fd).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?,
+        ..CloneArgs::default()
+    };
+    with_signals_blocked(|| {
+        // SAFETY: a valid clone_args of the size given. In the child (a copy of this
+        // process, one thread) only `child_main` runs, which never returns: it execs or
+        // calls _exit, and makes system calls on data prepared above only.
+        let pid = unsafe {
+            libc::syscall(
+                libc::SYS_clone3,
+                ptr::from_ref(&clone_args),
+                std::mem::size_of::<CloneArgs>(),
+            )
+        };
+        if pid == 0 {
+            child_main(ptr::from_ref(args).cast_mut().cast());
+        }
+        if pid < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            i32::try_from(pid).map_err(|_| io::Error::other("clone3 returned a pid beyond i32"))
+        }
+    })
+}
+
+/// Run `f` with every signal blocked in this thread (a child must not run our handlers
+/// before it has reset them).
+fn with_signals_blocked<T>(f: impl FnOnce() -> T) -> T {
     // SAFETY: sigset_t is plain data; sigfillset initialises it.
     let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
     // SAFETY: as above.
@@ -315,21 +474,32 @@ fn clone_vfork(stack: &Stack, args: &ChildArgs) -> io::Result<i32> {
         libc::sigfillset(&mut all);
         libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
     }
-    // SAFETY: the child runs `child_main` on its own stack with `args`, which outlives
-    // it: CLONE_VFORK suspends this thread until the child has exec'd or exited. The
-    // child only makes system calls on data prepared above (see `child_main`).
-    let pid = unsafe {
-        libc::clone(
-            child_main,
-            stack.top(),
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
-            ptr::from_ref(args).cast_mut().cast(),
-        )
-    };
-    let err = io::Error::last_os_error();
+    let out = f();
     // SAFETY: restores the mask saved above.
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, ptr::null_mut()) };
-    if pid < 0 { Err(err) } else { Ok(pid) }
+    out
+}
+
+fn clone_vfork(stack: &Stack, args: &ChildArgs) -> io::Result<i32> {
+    with_signals_blocked(|| {
+        // SAFETY: the child runs `child_main` on its own stack with `args`, which
+        // outlives it: CLONE_VFORK suspends this thread until the child has exec'd or
+        // exited. The child only makes system calls on data prepared above (see
+        // `child_main`).
+        let pid = unsafe {
+            libc::clone(
+                child_main,
+                stack.top(),
+                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+                ptr::from_ref(args).cast_mut().cast(),
+            )
+        };
+        if pid < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(pid)
+        }
+    })
 }
 
 /// The child, sharing our memory until execve: system calls on prepared data only — no
@@ -337,11 +507,13 @@ fn clone_vfork(stack: &Stack, args: &ChildArgs) -> io::Result<i32> {
 extern "C" fn child_main(arg: *mut c_void) -> c_int {
     // SAFETY: `arg` is the `ChildArgs` that clone_vfork's caller keeps alive.
     let args = unsafe { &*arg.cast::<ChildArgs>() };
+    // SAFETY: the report page outlives the child, as `args` does.
+    let report = unsafe { &*args.report };
     let fail = |stage: Stage| -> c_int {
         // SAFETY: reads this thread's errno.
         let errno = unsafe { *libc::__errno_location() };
-        args.errno.store(errno, Ordering::SeqCst);
-        args.stage.store(stage as i32, Ordering::SeqCst);
+        report.errno.store(errno, Ordering::SeqCst);
+        report.stage.store(stage as i32, Ordering::SeqCst);
         // SAFETY: leaves the child at once, without running anything of the parent's.
         unsafe { libc::_exit(127) }
     };
@@ -374,9 +546,21 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
         if libc::setpgid(0, 0) != 0 {
             return fail(Stage::Setup);
         }
-        let join = std::slice::from_raw_parts(args.join, args.join_len);
-        if cgroup::join(join).is_err() {
-            return fail(Stage::Join);
+        let join = if args.join_len == 0 {
+            &[][..]
+        } else {
+            std::slice::from_raw_parts(args.join, args.join_len)
+        };
+        if !join.is_empty() {
+            report.join_ns.store(child_clock(), Ordering::SeqCst);
+            // The test knob stands for a slow join (the kernel's cgroup lock).
+            let delay = &args.join_delay;
+            if delay.tv_sec != 0 || delay.tv_nsec != 0 {
+                libc::nanosleep(delay, ptr::null_mut());
+            }
+            if cgroup::join(join).is_err() {
+                return fail(Stage::Join);
+            }
         }
         let mut none: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut none);
@@ -387,6 +571,8 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
         let mut denied = false;
         let mut candidate = args.candidates;
         while !(*candidate).is_null() {
+            // The step's clock starts here; the last attempt's reading is the one kept.
+            report.exec_ns.store(child_clock(), Ordering::SeqCst);
             libc::execve(*candidate, args.argv, args.envp);
             let errno = *libc::__errno_location();
             match errno {
@@ -404,8 +590,15 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
     }
 }
 
+/// CLOCK_MONOTONIC in the child: a vDSO read, no allocation, no lock.
+fn child_clock() -> i64 {
+    monotonic_ns()
+}
+
 #[cfg(test)]
 mod tests {
+    use std::os::fd::AsRawFd;
+
     use super::*;
 
     fn strs(v: &[CString]) -> Vec<&str> {
@@ -446,11 +639,17 @@ mod tests {
     /// Runs `spec` through `spawn_joined` (joining nothing) and returns status and stdout.
     fn run(spec: &ExecSpec, join: &[RawFd]) -> io::Result<(i32, String)> {
         use std::io::Read;
-        let started = spawn_joined(spec, join)?;
+        let (mut read, write) = std::io::pipe().unwrap();
+        let join = Join {
+            into: None,
+            rest: &[],
+            all: join,
+        };
+        let started = spawn_joined(spec, join, [-1, write.as_raw_fd(), -1], None);
+        drop(write);
+        let started = started?;
         let mut out = String::new();
-        std::fs::File::from(started.stdout.expect("captured"))
-            .read_to_string(&mut out)
-            .unwrap();
+        read.read_to_string(&mut out).unwrap();
         let mut status = 0;
         // SAFETY: waits for our own child.
         assert_eq!(

@@ -1,7 +1,9 @@
 //! Tests of the executor with real processes.
 
 use std::fs;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
+use std::process::Command;
 use std::sync::RwLockReadGuard;
 use std::thread;
 
@@ -684,7 +686,11 @@ fn cgroups_holding_memory_or_processes_are_not_pooled() {
     assert_eq!(leftovers.count(), Some(1), "the next step did not touch it");
     let idle = probe.idle();
     leftovers.kill();
-    assert_eq!(probe.idle(), idle + 1, "emptied by the kill, it is pooled");
+    if probe.kills_with_cgroup_kill() {
+        assert_eq!(probe.idle(), idle, "killed by cgroup.kill, it is removed");
+    } else {
+        assert_eq!(probe.idle(), idle + 1, "emptied by the kill, it is pooled");
+    }
 }
 
 /// Per-execute overhead against a plain spawn loop; prints figures, asserts only success.
@@ -817,5 +823,55 @@ fn overhead_against_a_raw_spawn_loop() {
             medians[i].as_secs_f64() / medians[0].as_secs_f64(),
             cpu[i].as_secs_f64() * 1e6 / ROUNDS as f64,
         );
+    }
+}
+
+/// Where the host has a cgroup v2 hierarchy, the step is created inside its cgroup there
+/// (`clone3` with `CLONE_INTO_CGROUP`) and still joins the v1 ones of a hybrid host;
+/// v1 alone joins by `cgroup.procs`.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_step_is_born_in_its_v2_cgroup() {
+    let _g = shared();
+    for mode in [cgroup::Mode::Auto, cgroup::Mode::V2, cgroup::Mode::V1] {
+        let probe = Probe::run(mode);
+        if probe.layout.is_none() {
+            eprintln!(
+                "NOT CHECKED ({mode:?}): no cgroups here: {:?}",
+                probe.note()
+            );
+            continue;
+        }
+        let mut sink = Collect::default();
+        let o = execute_with(
+            &sh("cat /proc/self/cgroup"),
+            &mut sink,
+            &Cancel::new(),
+            &probe,
+        )
+        .unwrap();
+        assert_eq!(o.termination, Termination::Exited(0));
+        let text = String::from_utf8(sink.out).unwrap();
+        let unified = text.lines().find_map(|l| l.strip_prefix("0::"));
+        let v1: Vec<&str> = text.lines().filter(|l| !l.starts_with("0::")).collect();
+        let has_v2_part = probe.method_name() != "wait4+cgroup-v1";
+        assert_eq!(
+            o.harness.clone_into_cgroup,
+            has_v2_part,
+            "{mode:?} {}: {text}",
+            probe.method_name()
+        );
+        if has_v2_part {
+            assert!(
+                unified.is_some_and(|p| p.contains("/benchmark-")),
+                "{mode:?}: born in its own v2 cgroup: {text}"
+            );
+        }
+        if probe.method_name() != "wait4+cgroup-v2" {
+            assert!(
+                v1.iter().any(|l| l.contains("/benchmark-")),
+                "{mode:?}: joined its v1 cgroups too: {text}"
+            );
+        }
     }
 }
