@@ -6,6 +6,7 @@ mod helper;
 mod baseline;
 mod docker;
 mod entrypoint;
+mod fake_docker;
 mod info;
 mod invalid;
 // These read /proc and use setsid(1): Linux only.
