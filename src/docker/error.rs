@@ -25,7 +25,9 @@ pub enum DockerError {
     Timeout { host: String, after: Duration },
     #[error("cannot use DOCKER_HOST `{host}`: {why}")]
     UnsupportedHost { host: String, why: String },
-    #[error("cannot reach the Docker daemon at {host}: {message}")]
+    #[error(
+        "cannot reach the Docker daemon at {host}: {message}: check that DOCKER_HOST (or the default socket) leads to a healthy Docker daemon (`docker info`)"
+    )]
     Connect { host: String, message: String },
     #[error("the Docker daemon at {host} answered {status}: {message}")]
     Api {
@@ -44,6 +46,8 @@ pub enum DockerError {
     ProbeTimeout { after: Duration },
     #[error("interrupted: the probe container was removed")]
     Cancelled,
+    #[error("interrupted while waiting for the Docker daemon")]
+    Interrupted,
     #[error("cannot start the Docker client runtime: {0}")]
     Runtime(#[source] std::io::Error),
 }
@@ -188,7 +192,9 @@ mod tests {
         let e = DockerError::from_io(SOCK, T, &io::Error::other("boom"));
         assert_eq!(
             e.to_string(),
-            format!("cannot reach the Docker daemon at {SOCK}: boom")
+            format!(
+                "cannot reach the Docker daemon at {SOCK}: boom: check that DOCKER_HOST (or the default socket) leads to a healthy Docker daemon (`docker info`)"
+            )
         );
         assert!(e.is_unreachable());
     }

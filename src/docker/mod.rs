@@ -12,6 +12,7 @@ mod error;
 mod monitor;
 pub mod probe;
 mod stats;
+mod transport;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -41,26 +42,58 @@ pub struct DaemonInfo {
     pub host: String,
 }
 
+/// How often a wait on the daemon looks at its cancel check.
+const CANCEL_POLL: Duration = Duration::from_millis(10);
+
 /// Check that the daemon at `DOCKER_HOST` (or the local default socket) answers, and what
-/// it is. Waits at most [`PING_TIMEOUT`].
+/// it is. Waits at most [`PING_TIMEOUT`] in all, however the endpoint behaves.
 pub fn ping() -> Result<DaemonInfo, DockerError> {
     ping_host(&default_host())
 }
 
 /// [`ping`] against an explicit endpoint (`unix:///path`, `tcp://host:port`).
 pub fn ping_host(host: &str) -> Result<DaemonInfo, DockerError> {
+    ping_until(host, &|| false)
+}
+
+/// [`ping_host`] that gives up with [`DockerError::Interrupted`] once `cancel()` holds
+/// (looked at every 10 ms).
+pub fn ping_until(
+    host: &str,
+    cancel: &(dyn Fn() -> bool + Sync),
+) -> Result<DaemonInfo, DockerError> {
     block_on(async {
-        let client = Client::connect(host, PING_TIMEOUT).await?;
-        let v = client.docker.version().await.map_err(|e| client.err(e))?;
-        let unknown = || "unknown".to_string();
-        Ok(DaemonInfo {
-            version: v.version.unwrap_or_else(unknown),
-            api_version: v.api_version.unwrap_or_else(unknown),
-            os: v.os.unwrap_or_else(unknown),
-            arch: v.arch.unwrap_or_else(unknown),
-            host: host.to_string(),
-        })
+        let ping = async {
+            let client = Client::connect(host, PING_TIMEOUT).await?;
+            let v = client.call(client.docker.version()).await?;
+            let unknown = || "unknown".to_string();
+            Ok(DaemonInfo {
+                version: v.version.unwrap_or_else(unknown),
+                api_version: v.api_version.unwrap_or_else(unknown),
+                os: v.os.unwrap_or_else(unknown),
+                arch: v.arch.unwrap_or_else(unknown),
+                host: host.to_string(),
+            })
+        };
+        tokio::select! {
+            r = tokio::time::timeout(PING_TIMEOUT, ping) => r.unwrap_or_else(|_| Err(DockerError::Timeout {
+                host: host.to_string(),
+                after: PING_TIMEOUT,
+            })),
+            () = cancelled(cancel) => Err(DockerError::Interrupted),
+        }
     })?
+}
+
+/// Resolves once `cancel()` returns true.
+pub(crate) async fn cancelled(cancel: &(dyn Fn() -> bool + Sync)) {
+    let mut tick = tokio::time::interval(CANCEL_POLL);
+    loop {
+        tick.tick().await;
+        if cancel() {
+            return;
+        }
+    }
 }
 
 /// The endpoint the `docker` CLI would use without a context: `DOCKER_HOST` when set, else
@@ -143,33 +176,56 @@ pub(crate) struct Client {
 }
 
 impl Client {
-    /// A client for `host` with `timeout` per request, speaking the daemon's API version.
+    /// A client for `host` with `timeout` per request (answer included), speaking the
+    /// daemon's API version. Every answer is capped at [`transport::MAX_RESPONSE`] bytes.
     pub async fn connect(host: &str, timeout: Duration) -> Result<Client, DockerError> {
         let tls = std::env::var_os("DOCKER_TLS_VERIFY").is_some_and(|v| !v.is_empty());
         // bollard counts whole seconds; never let a sub-second timeout become "none".
         let secs = timeout.as_secs().max(1);
         let err = |e| DockerError::from_bollard(host, timeout, e);
-        let docker = match parse_host(host, tls)? {
-            Endpoint::Unix(path) => {
-                Docker::connect_with_unix(&path, secs, bollard::API_DEFAULT_VERSION)
-            }
+        let target = match parse_host(host, tls)? {
+            Endpoint::Unix(path) => transport::Target::Unix(path.into()),
             Endpoint::Tcp(addr) => {
-                Docker::connect_with_http(&addr, secs, bollard::API_DEFAULT_VERSION)
+                transport::Target::Tcp(addr.trim_start_matches("tcp://").to_owned())
             }
-        }
+        };
+        let docker = Docker::connect_with_custom_transport(
+            move |req| transport::send(target.clone(), transport::MAX_RESPONSE, req),
+            Some("http://docker"),
+            secs,
+            bollard::API_DEFAULT_VERSION,
+        )
         .map_err(err)?;
-        // Older daemons refuse a client that claims a newer API: agree on the lower one.
-        let docker = docker.negotiate_version().await.map_err(err)?;
-        Ok(Client {
+        let mut client = Client {
             docker,
             host: host.to_string(),
             timeout,
-        })
+        };
+        // Older daemons refuse a client that claims a newer API: agree on the lower one.
+        client.docker = client
+            .call(client.docker.clone().negotiate_version())
+            .await?;
+        Ok(client)
     }
 
     /// Map an error of a request made with this client.
     pub fn err(&self, e: bollard::errors::Error) -> DockerError {
         DockerError::from_bollard(&self.host, self.timeout, e)
+    }
+
+    /// Await one request, answer included, for at most the client's timeout (bollard's
+    /// own covers only the headers: a body that trickles would hold it forever).
+    pub async fn call<T>(
+        &self,
+        request: impl std::future::Future<Output = Result<T, bollard::errors::Error>>,
+    ) -> Result<T, DockerError> {
+        match tokio::time::timeout(self.timeout, request).await {
+            Ok(r) => r.map_err(|e| self.err(e)),
+            Err(_) => Err(DockerError::Timeout {
+                host: self.host.clone(),
+                after: self.timeout,
+            }),
+        }
     }
 }
 
@@ -188,13 +244,21 @@ where
 {
     if tokio::runtime::Handle::try_current().is_ok() {
         std::thread::scope(|s| {
-            s.spawn(|| runtime().map(|rt| rt.block_on(fut)))
+            s.spawn(|| runtime().map(|rt| run_to_end(rt, fut)))
                 .join()
                 .unwrap_or_else(|p| std::panic::resume_unwind(p))
         })
     } else {
-        Ok(runtime()?.block_on(fut))
+        Ok(run_to_end(runtime()?, fut))
     }
+}
+
+/// Run `fut` on `rt`, then drop the runtime without waiting for what is left on it (a
+/// connection task, a name lookup stuck in the blocking pool).
+fn run_to_end<F: std::future::Future>(rt: tokio::runtime::Runtime, fut: F) -> F::Output {
+    let out = rt.block_on(fut);
+    rt.shutdown_background();
+    out
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::mpsc::{RecvTimeoutError, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -142,6 +142,17 @@ impl Monitor {
 
     /// [`Monitor::start`] against an explicit endpoint.
     pub fn start_on(host: &str, interval: Duration) -> Result<Monitor, DockerError> {
+        Self::start_until(host, interval, &|| false)
+    }
+
+    /// [`Monitor::start_on`] that gives up with [`DockerError::Interrupted`] as soon as
+    /// `cancel()` holds (looked at every 10 ms). Connecting and the first list take at
+    /// most [`REQUEST_TIMEOUT`] together, whatever the endpoint does.
+    pub fn start_until(
+        host: &str,
+        interval: Duration,
+        cancel: &dyn Fn() -> bool,
+    ) -> Result<Monitor, DockerError> {
         let interval = interval.max(MIN_COUNT_INTERVAL);
         let shared = Arc::new(Mutex::new(Shared::default()));
         let (tx, rx) = oneshot::channel();
@@ -154,19 +165,43 @@ impl Monitor {
                 .map_err(DockerError::Runtime)?
         };
         let started = Instant::now();
-        match ready_rx.recv() {
-            Ok(Ok(())) => Ok(Monitor {
+        // The thread bounds its own start; this is a second line of defence.
+        let limit = REQUEST_TIMEOUT + Duration::from_secs(1);
+        let answer = loop {
+            match ready_rx.recv_timeout(super::CANCEL_POLL) {
+                Ok(r) => break Some(r),
+                Err(RecvTimeoutError::Disconnected) => break None,
+                Err(RecvTimeoutError::Timeout) => {
+                    let gave_up = if cancel() {
+                        DockerError::Interrupted
+                    } else if started.elapsed() >= limit {
+                        DockerError::Timeout {
+                            host: host.to_string(),
+                            after: REQUEST_TIMEOUT,
+                        }
+                    } else {
+                        continue;
+                    };
+                    // The thread sees the stop at once and ends; do not wait for it.
+                    drop(tx);
+                    drop(thread);
+                    return Err(gave_up);
+                }
+            }
+        };
+        match answer {
+            Some(Ok(())) => Ok(Monitor {
                 stop: Some(tx),
                 shared,
                 thread: Some(thread),
                 started,
                 interval,
             }),
-            Ok(Err(e)) => {
+            Some(Err(e)) => {
                 let _ = thread.join();
                 Err(e)
             }
-            Err(_) => Err(match thread.join() {
+            None => Err(match thread.join() {
                 Err(p) => std::panic::resume_unwind(p),
                 Ok(_) => DockerError::Runtime(std::io::Error::other(
                     "the monitor thread ended before connecting",
@@ -389,18 +424,32 @@ fn thread_main(
     host: &str,
     interval: Duration,
     shared: Arc<Mutex<Shared>>,
-    stop: oneshot::Receiver<()>,
+    mut stop: oneshot::Receiver<()>,
     ready: SyncSender<Result<(), DockerError>>,
 ) -> Duration {
     match runtime() {
-        Ok(rt) => rt.block_on(async {
-            match Client::connect(host, REQUEST_TIMEOUT).await {
-                Ok(client) => run(client, interval, shared, stop, ready).await,
-                Err(e) => {
-                    let _ = ready.send(Err(e));
+        Ok(rt) => {
+            rt.block_on(async {
+                let connect =
+                    tokio::time::timeout(REQUEST_TIMEOUT, Client::connect(host, REQUEST_TIMEOUT));
+                let connected = tokio::select! {
+                    r = connect => r.unwrap_or_else(|_| Err(DockerError::Timeout {
+                        host: host.to_string(),
+                        after: REQUEST_TIMEOUT,
+                    })),
+                    // Given up on (or dropped): end at once.
+                    _ = &mut stop => return,
+                };
+                match connected {
+                    Ok(client) => run(client, interval, shared, stop, ready).await,
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                    }
                 }
-            }
-        }),
+            });
+            // The event stream and a stats round may still be waiting on the daemon.
+            rt.shutdown_background();
+        }
         Err(e) => {
             let _ = ready.send(Err(e));
         }
@@ -428,7 +477,15 @@ async fn run(
     ));
     // Let the pump send its subscription before the list is asked for.
     tokio::task::yield_now().await;
-    relist(&client, &shared).await;
+    // A daemon that cannot list its containers is no daemon to monitor: say why at once.
+    let first = tokio::select! {
+        r = relist(&client, &shared) => r,
+        _ = &mut stop => return,
+    };
+    if let Err(e) = first {
+        let _ = ready.send(Err(e));
+        return;
+    }
     // Windows open only once the first list is in.
     let _ = ready.send(Ok(()));
     let period = interval.max(MIN_RELIST_INTERVAL);
@@ -438,19 +495,27 @@ async fn run(
     stats.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let busy = Arc::new(AtomicBool::new(false));
     loop {
-        tokio::select! {
-            _ = &mut stop => break,
-            _ = relists.tick() => relist(&client, &shared).await,
-            () = reconnected.notified() => relist(&client, &shared).await,
-            _ = stats.tick() => {
-                if !busy.swap(true, Ordering::AcqRel) {
-                    let (client, shared, busy) = (client.clone(), Arc::clone(&shared), Arc::clone(&busy));
-                    tokio::spawn(async move {
-                        stats_round(&client, &shared, started).await;
-                        busy.store(false, Ordering::Release);
-                    });
+        // A stop ends whatever is in flight (a list waiting on the daemon): it never
+        // waits for the daemon.
+        let work = async {
+            tokio::select! {
+                // A later failure keeps the last counts; the next list tries again.
+                _ = relists.tick() => { let _ = relist(&client, &shared).await; }
+                () = reconnected.notified() => { let _ = relist(&client, &shared).await; }
+                _ = stats.tick() => {
+                    if !busy.swap(true, Ordering::AcqRel) {
+                        let (client, shared, busy) = (client.clone(), Arc::clone(&shared), Arc::clone(&busy));
+                        tokio::spawn(async move {
+                            stats_round(&client, &shared, started).await;
+                            busy.store(false, Ordering::Release);
+                        });
+                    }
                 }
             }
+        };
+        tokio::select! {
+            _ = &mut stop => break,
+            () = work => {}
         }
     }
 }
@@ -499,16 +564,22 @@ fn events_options(since: SystemTime) -> bollard::query_parameters::EventsOptions
 }
 
 /// List the running containers and reconcile the set with the answer.
-async fn relist(client: &Client, shared: &Mutex<Shared>) {
+async fn relist(client: &Client, shared: &Mutex<Shared>) -> Result<(), DockerError> {
     lock(shared).relist_begin();
     let opts = ListContainersOptionsBuilder::default().all(false).build();
-    let listed = client.docker.list_containers(Some(opts)).await;
+    let listed = client.call(client.docker.list_containers(Some(opts))).await;
     let mut s = lock(shared);
     s.api_calls += 1;
-    let ids = listed
-        .ok()
-        .map(|l| l.into_iter().filter_map(|c| c.id).collect());
-    s.relist_end(ids);
+    match listed {
+        Ok(l) => {
+            s.relist_end(Some(l.into_iter().filter_map(|c| c.id).collect()));
+            Ok(())
+        }
+        Err(e) => {
+            s.relist_end(None);
+            Err(e)
+        }
+    }
 }
 
 /// Read one-shot stats of up to [`STATS_PER_ROUND`] running containers, concurrently.

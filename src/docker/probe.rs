@@ -36,7 +36,7 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 
-use super::{Client, DockerError, block_on, default_host};
+use super::{Client, DockerError, block_on, cancelled, default_host};
 
 /// Label every probe container carries.
 pub const LABEL_PROBE: &str = "benchmark.probe";
@@ -45,10 +45,11 @@ pub const LABEL_RUN: &str = "benchmark.run";
 /// The phases of [`ProbeResult::phases`], in order.
 pub const PHASES: [&str; 5] = ["create", "start", "running", "exit", "remove"];
 
-/// How often the cancel check runs while a call is in flight.
-const CANCEL_POLL: Duration = Duration::from_millis(10);
 /// Time allowed to clean up after a failure.
-const CLEANUP_TIMEOUT: Duration = Duration::from_secs(30);
+pub const CLEANUP_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time allowed to clean up once interrupted: a healthy daemon force-removes a container
+/// well within it, and a stalled one must not hold up the exit.
+pub const CANCELLED_CLEANUP: Duration = Duration::from_secs(1);
 
 /// What to probe.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,38 +108,48 @@ pub fn lifecycle_on(
 ) -> Result<ProbeResult, DockerError> {
     block_on(async {
         // Per-request timeout: longer than the probe's own, which is enforced below.
-        let client = Client::connect(host, spec.timeout + Duration::from_secs(5)).await?;
-        client
-            .docker
-            .inspect_image(&spec.image)
-            .await
-            .map_err(|e| match e {
-                bollard::errors::Error::DockerResponseServerError {
-                    status_code: 404, ..
-                } => DockerError::ImageMissing {
-                    image: spec.image.clone(),
-                },
-                e => client.err(e),
-            })?;
+        let client = async {
+            let client = Client::connect(host, spec.timeout + Duration::from_secs(5)).await?;
+            client
+                .call(client.docker.inspect_image(&spec.image))
+                .await
+                .map_err(|e| match e {
+                    DockerError::Api { status: 404, .. } => DockerError::ImageMissing {
+                        image: spec.image.clone(),
+                    },
+                    e => e,
+                })?;
+            Ok(client)
+        };
+        // Nothing exists yet: an interruption simply ends the wait.
+        let client = tokio::select! {
+            r = client => r?,
+            () = cancelled(cancel) => return Err(DockerError::Cancelled),
+        };
         let name = unique_name();
         let deadline = tokio::time::Instant::now() + spec.timeout;
-        // The create call is never cut off: a dropped create may still make a container
-        // we would not know about. It is bounded by the client's request timeout.
+        // The create call is not cut off by the probe's own limit: a dropped create may
+        // still make a container we would not know about. It is bounded by the client's
+        // request timeout, longer than the probe's; an interruption stops the wait and
+        // removes the container by name (the sweep by label catches a later one).
         let t0 = Instant::now();
-        let created = client
-            .docker
-            .create_container(
+        let created = tokio::select! {
+            r = client.call(client.docker.create_container(
                 Some(CreateContainerOptionsBuilder::default().name(&name).build()),
                 create_body(spec),
-            )
-            .await;
+            )) => r,
+            () = cancelled(cancel) => {
+                cleanup_within(&client, &name, CANCELLED_CLEANUP).await;
+                return Err(DockerError::Cancelled);
+            }
+        };
         let create = t0.elapsed();
         let id = match created {
             Ok(r) => r.id,
             Err(e) => {
                 // By name: a request timeout may have left one behind.
                 cleanup(&client, &name).await;
-                return Err(client.err(e));
+                return Err(e);
             }
         };
         let outcome = if cancel() {
@@ -150,8 +161,10 @@ pub fn lifecycle_on(
                 _ = cancelled(cancel) => Err(DockerError::Cancelled),
             }
         };
-        if outcome.is_err() {
-            cleanup(&client, &id).await;
+        match &outcome {
+            Err(DockerError::Cancelled) => cleanup_within(&client, &id, CANCELLED_CLEANUP).await,
+            Err(_) => cleanup(&client, &id).await,
+            Ok(_) => {}
         }
         outcome
     })?
@@ -165,8 +178,18 @@ pub fn remove_labelled(label_run: &str) -> Result<usize, DockerError> {
 
 /// [`remove_labelled`] against an explicit endpoint.
 pub fn remove_labelled_on(host: &str, label_run: &str) -> Result<usize, DockerError> {
+    remove_labelled_within(host, label_run, CLEANUP_TIMEOUT)
+}
+
+/// [`remove_labelled_on`] with every request bounded by `limit` (e.g.
+/// [`CANCELLED_CLEANUP`] once interrupted).
+pub fn remove_labelled_within(
+    host: &str,
+    label_run: &str,
+    limit: Duration,
+) -> Result<usize, DockerError> {
     block_on(async {
-        let client = Client::connect(host, CLEANUP_TIMEOUT).await?;
+        let client = Client::connect(host, limit).await?;
         let filters = HashMap::from([(
             "label",
             vec![
@@ -179,16 +202,17 @@ pub fn remove_labelled_on(host: &str, label_run: &str) -> Result<usize, DockerEr
             .filters(&filters)
             .build();
         let found = client
-            .docker
-            .list_containers(Some(opts))
-            .await
-            .map_err(|e| client.err(e))?;
+            .call(client.docker.list_containers(Some(opts)))
+            .await?;
         let mut removed = 0;
         for id in found.into_iter().filter_map(|c| c.id) {
-            match client.docker.remove_container(&id, Some(force())).await {
+            match client
+                .call(client.docker.remove_container(&id, Some(force())))
+                .await
+            {
                 Ok(()) => removed += 1,
                 Err(e) if is_gone(&e) => {}
-                Err(e) => return Err(client.err(e)),
+                Err(e) => return Err(e),
             }
         }
         Ok(removed)
@@ -219,17 +243,10 @@ async fn after_create(
 ) -> Result<ProbeResult, DockerError> {
     let docker = &client.docker;
     let t1 = Instant::now();
-    docker
-        .start_container(id, None)
-        .await
-        .map_err(|e| client.err(e))?;
+    client.call(docker.start_container(id, None)).await?;
     let t2 = Instant::now();
     loop {
-        let state = docker
-            .inspect_container(id, None)
-            .await
-            .map_err(|e| client.err(e))?
-            .state;
+        let state = client.call(docker.inspect_container(id, None)).await?.state;
         if is_up(state.as_ref()) {
             break;
         }
@@ -254,10 +271,7 @@ async fn after_create(
     };
     let t4 = Instant::now();
     let opts = RemoveContainerOptionsBuilder::default().v(true).build();
-    docker
-        .remove_container(id, Some(opts))
-        .await
-        .map_err(|e| client.err(e))?;
+    client.call(docker.remove_container(id, Some(opts))).await?;
     let t5 = Instant::now();
     Ok(ProbeResult {
         phases: PHASES
@@ -279,22 +293,16 @@ fn is_up(state: Option<&ContainerState>) -> bool {
     s.running == Some(true) || s.pid.is_some_and(|p| p > 0) || started
 }
 
-/// Resolves once `cancel()` returns true.
-async fn cancelled(cancel: &(dyn Fn() -> bool + Sync)) {
-    let mut tick = tokio::time::interval(CANCEL_POLL);
-    loop {
-        tick.tick().await;
-        if cancel() {
-            return;
-        }
-    }
-}
-
 /// Force-remove the probe container (by id or name), if it exists; errors are not the
 /// caller's concern any more (the sweep by label catches what this misses).
 async fn cleanup(client: &Client, id_or_name: &str) {
+    cleanup_within(client, id_or_name, CLEANUP_TIMEOUT).await;
+}
+
+/// [`cleanup`] waiting at most `limit`.
+async fn cleanup_within(client: &Client, id_or_name: &str, limit: Duration) {
     let _ = tokio::time::timeout(
-        CLEANUP_TIMEOUT,
+        limit,
         client.docker.remove_container(id_or_name, Some(force())),
     )
     .await;
@@ -307,11 +315,11 @@ fn force() -> bollard::query_parameters::RemoveContainerOptions {
         .build()
 }
 
-fn is_gone(e: &bollard::errors::Error) -> bool {
+fn is_gone(e: &DockerError) -> bool {
     matches!(
         e,
-        bollard::errors::Error::DockerResponseServerError {
-            status_code: 404 | 409,
+        DockerError::Api {
+            status: 404 | 409,
             ..
         }
     )

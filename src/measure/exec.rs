@@ -53,6 +53,7 @@ const PIPE_SIZE: libc::c_int = 1 << 20;
 /// Test-only knobs, not for users: delays injected into the harness's own work around a
 /// step (joining the cgroup, setting up the output pumps), which must stay out of the
 /// step's wall time whatever they cost.
+#[cfg(target_os = "linux")]
 pub(crate) const TEST_DELAY_JOIN: &str = "BENCHMARK_TEST_DELAY_CGROUP_JOIN_MS";
 pub(crate) const TEST_DELAY_PUMPS: &str = "BENCHMARK_TEST_DELAY_PUMP_SETUP_MS";
 

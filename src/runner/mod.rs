@@ -97,15 +97,23 @@ pub fn run(
         },
     )?;
 
-    let pre = preflight::run(suite, cancel);
-    if !pre.failures.is_empty() {
+    let mut pre = preflight::run(suite, cancel);
+    // Interrupted while checking: the runs below stop at once, as interrupted.
+    if !pre.failures.is_empty() && !cancel.is_cancelled() {
         return Err(Error::Preflight(pre.failures));
     }
     let mut warnings: Vec<String> = Vec::new();
-    let monitor = docker_monitor(suite.monitor.docker, suite.monitor.interval, &mut warnings)?;
-    let docker_info = pre
-        .docker
-        .or_else(|| monitor.as_ref().and_then(|_| docker::ping().ok()));
+    let monitor = match suite.monitor.docker {
+        DockerMode::Off => None,
+        // Started by the pre-flight (none when interrupted).
+        DockerMode::On => pre.monitor.take(),
+        DockerMode::Auto => auto_monitor(suite.monitor.interval, cancel, &mut warnings),
+    };
+    let docker_info = pre.docker.or_else(|| {
+        monitor.as_ref().and_then(|_| {
+            docker::ping_until(&docker::default_host(), &|| cancel.is_cancelled()).ok()
+        })
+    });
 
     let started_at = SystemTime::now();
     let platform = platform::detect();
@@ -315,31 +323,24 @@ fn receipt_error(e: &anyhow::Error, out: &Path) -> Error {
     ))
 }
 
-/// Start the container monitor as `[monitor] docker` says: `on` requires the daemon
-/// (exit 4 without it), `auto` uses it when it answers and says once when it does not.
-fn docker_monitor(
-    mode: DockerMode,
+/// The container monitor of `[monitor] docker = "auto"`: used when the daemon answers,
+/// one warning when it does not (`on` is a pre-flight requirement instead). Never waits
+/// past a cancellation: the run then stops as interrupted.
+fn auto_monitor(
     interval: Duration,
+    cancel: &Cancel,
     warnings: &mut Vec<String>,
-) -> Result<Option<Monitor>, Error> {
-    match mode {
-        DockerMode::Off => Ok(None),
-        DockerMode::On => Monitor::start(interval).map(Some).map_err(|e| {
-            Error::Preflight(vec![format!(
-                "[monitor] docker = \"on\": {}",
+) -> Option<Monitor> {
+    match Monitor::start_until(&docker::default_host(), interval, &|| cancel.is_cancelled()) {
+        Ok(m) => Some(m),
+        Err(_) if cancel.is_cancelled() => None,
+        Err(e) => {
+            warnings.push(format!(
+                "container monitoring is off ([monitor] docker = \"auto\"): {}; set docker = \"off\" to silence this",
                 crate::error::chain(&e)
-            )])
-        }),
-        DockerMode::Auto => match Monitor::start(interval) {
-            Ok(m) => Ok(Some(m)),
-            Err(e) => {
-                warnings.push(format!(
-                    "container monitoring is off ([monitor] docker = \"auto\"): {}; set docker = \"off\" to silence this",
-                    crate::error::chain(&e)
-                ));
-                Ok(None)
-            }
-        },
+            ));
+            None
+        }
     }
 }
 
@@ -516,7 +517,7 @@ impl Ctx<'_> {
             .steps
             .iter()
             .any(|s| matches!(s.kind, StepKind::Container { .. }))
-            && let Err(e) = docker::probe::remove_labelled(&self.probe_label)
+            && let Err(e) = self.sweep_probes()
         {
             warnings.push(format!(
                 "could not sweep probe containers: {}",
@@ -591,6 +592,17 @@ impl Ctx<'_> {
 
     /// A container lifecycle probe: the phases are the record's phases, their sum its
     /// wall time; CPU and RSS are not ours to account (null).
+    /// Remove the probe containers of this invocation that are still there; once
+    /// interrupted, a stalled daemon holds the exit up by at most a few seconds.
+    fn sweep_probes(&self) -> Result<usize, DockerError> {
+        let limit = if self.cancel.is_cancelled() {
+            docker::probe::CANCELLED_CLEANUP
+        } else {
+            docker::probe::CLEANUP_TIMEOUT
+        };
+        docker::probe::remove_labelled_within(&docker::default_host(), &self.probe_label, limit)
+    }
+
     fn probe_step(
         &mut self,
         step: &Step,

@@ -3,11 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::docker::{self, DaemonInfo};
+use crate::docker::{self, DaemonInfo, Monitor};
 use crate::measure::Termination;
 use crate::measure::cancel::Cancel;
 use crate::measure::exec::{self, Discard, ExecSpec};
-use crate::suite::{Check, Suite};
+use crate::suite::{Check, DockerMode, Suite};
 
 /// What the pre-flight found.
 #[derive(Debug, Default)]
@@ -16,14 +16,21 @@ pub struct Report {
     pub failures: Vec<String>,
     /// The Docker daemon, when a `docker_daemon` check reached it.
     pub docker: Option<DaemonInfo>,
+    /// The container monitor `[monitor] docker = "on"` requires, started (so listing
+    /// containers works, not only `/_ping`); `run` keeps it, `check` stops it.
+    pub monitor: Option<Monitor>,
 }
 
-/// Run every check.
+/// Run every check, and the ones the suite's settings imply (`[monitor] docker = "on"`
+/// needs a daemon the monitor can follow). `benchmark run` and `benchmark check` both run
+/// exactly this. Every wait on the daemon is bounded and gives up once `cancel` holds.
 pub fn run(suite: &Suite, cancel: &Cancel) -> Report {
     let mut report = Report::default();
+    let mut daemon_failed = false;
     for p in &suite.preflight {
         for check in &p.checks {
             if let Err(e) = check_one(check, suite, cancel, &mut report) {
+                daemon_failed |= matches!(check, Check::DockerDaemon);
                 report.failures.push(match &p.name {
                     Some(n) => format!("{n}: {e}"),
                     None => e,
@@ -31,7 +38,26 @@ pub fn run(suite: &Suite, cancel: &Cancel) -> Report {
             }
         }
     }
+    // A failed `docker_daemon` check already said why; do not wait on the daemon twice.
+    if suite.monitor.docker == DockerMode::On && !daemon_failed && !cancel.is_cancelled() {
+        let started =
+            Monitor::start_until(&docker::default_host(), suite.monitor.interval, &|| {
+                cancel.is_cancelled()
+            });
+        match started {
+            Ok(m) => report.monitor = Some(m),
+            Err(_) if cancel.is_cancelled() => {}
+            Err(e) => report
+                .failures
+                .push(format!("[monitor] docker = \"on\": {e}")),
+        }
+    }
     report
+}
+
+/// Ping the daemon, giving up when the run is cancelled.
+fn ping(cancel: &Cancel) -> Result<DaemonInfo, docker::DockerError> {
+    docker::ping_until(&docker::default_host(), &|| cancel.is_cancelled())
 }
 
 fn check_one(
@@ -96,7 +122,7 @@ fn check_one(
             }
         }
         Check::DockerDaemon => {
-            report.docker = Some(docker::ping().map_err(|e| e.to_string())?);
+            report.docker = Some(ping(cancel).map_err(|e| e.to_string())?);
             Ok(())
         }
     }

@@ -7,6 +7,7 @@ mod baseline;
 mod docker;
 mod entrypoint;
 mod errors;
+mod fake_docker;
 mod info;
 mod invalid;
 // These read /proc and use setsid(1): Linux only.

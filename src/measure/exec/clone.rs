@@ -59,13 +59,12 @@ struct ChildArgs {
     join_len: usize,
     /// Slept before joining (a test-only knob: the join must stay out of the wall time).
     join_delay: libc::timespec,
-    /// Where the child reports, in memory shared with the parent even when the child
-    /// is a copy of it (the clone3 path): the spare page above its stack.
+    /// Where the child reports: the page above its stack.
     report: *const Report,
 }
 
-/// What the child tells the parent, in a `MAP_SHARED` page (zero is a valid value of
-/// every field, as the fresh mapping holds).
+/// What the child tells the parent, in the page above its stack (zero is a valid value
+/// of every field, as the fresh mapping holds).
 #[derive(Debug, Default)]
 struct Report {
     /// Stage and errno of a failure; zero while none.
@@ -197,7 +196,7 @@ pub(super) fn spawn_joined(
     {
         report.reset();
         (args.join, args.join_len) = (join.rest.as_ptr(), join.rest.len());
-        result = clone3_into(fd, &args);
+        result = clone3_into(fd, &stack, &args);
         match &result {
             // Not this kernel (or not allowed here): join by cgroup.procs from now on.
             Err(e)
@@ -335,8 +334,7 @@ fn null_terminated(strings: &[CString]) -> Vec<*const libc::c_char> {
         .collect()
 }
 
-/// An mmap'd stack with a guard page below it and the child's [`Report`] page above it,
-/// shared (`MAP_SHARED`) so that a child that is a copy of us still reports to us.
+/// An mmap'd stack with a guard page below it and the child's [`Report`] page above it.
 #[derive(Debug)]
 struct Stack {
     base: *mut c_void,
@@ -370,13 +368,13 @@ impl Stack {
     fn new() -> io::Result<Stack> {
         let page = page_size();
         let len = page + STACK + page;
-        // SAFETY: a fresh anonymous shared mapping; no existing memory is affected.
+        // SAFETY: a fresh anonymous private mapping; no existing memory is affected.
         let base = unsafe {
             libc::mmap(
                 ptr::null_mut(),
                 len,
                 libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
                 -1,
                 0,
             )
@@ -396,6 +394,13 @@ impl Stack {
     /// right below the report page.
     fn top(&self) -> *mut c_void {
         self.report_page()
+    }
+
+    /// The lowest usable address of the stack (above the guard page).
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    fn bottom(&self) -> *mut c_void {
+        // SAFETY: within our own mapping.
+        unsafe { self.base.cast::<u8>().add(page_size()).cast() }
     }
 
     fn report_page(&self) -> *mut c_void {
@@ -427,39 +432,99 @@ impl Drop for Stack {
     }
 }
 
-/// clone(CLONE_VM | CLONE_VFORK) with every signal blocked: returns once the child has
-/// exec'd or exited.
-/// `clone3` with `CLONE_VFORK | CLONE_INTO_CGROUP`: the child is born in the cgroup of
-/// `cgroup_fd`. Without `CLONE_VM` (that would need a hand-written stack switch), so the
-/// child is a copy of us that runs `child_main` and reports through the shared page;
-/// this thread waits until it has exec'd or exited, as with `clone_vfork`.
-fn clone3_into(cgroup_fd: RawFd, args: &ChildArgs) -> io::Result<i32> {
+/// `clone3` with `CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP`: the child is born in the
+/// cgroup of `cgroup_fd`, shares our memory until it execs (so its `execve` has no copied
+/// address space to tear down inside the measured interval) and runs `child_main` on
+/// `stack`. This thread waits until it has exec'd or exited, as with `clone_vfork`.
+///
+/// glibc has no clone3 wrapper that switches stacks, so the system call and the child's
+/// first instructions are written out per architecture; elsewhere the caller falls back
+/// to `clone_vfork` and `cgroup.procs`.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn clone3_into(cgroup_fd: RawFd, stack: &Stack, args: &ChildArgs) -> io::Result<i32> {
     let clone_args = CloneArgs {
-        flags: libc::CLONE_VFORK as u64 | CLONE_INTO_CGROUP,
+        flags: (libc::CLONE_VM | libc::CLONE_VFORK) as u64 | CLONE_INTO_CGROUP,
         exit_signal: libc::SIGCHLD as u64,
+        stack: stack.bottom() as u64,
+        stack_size: STACK as u64,
         cgroup: u64::try_from(cgroup_fd).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?,
         ..CloneArgs::default()
     };
+    let arg: *mut c_void = ptr::from_ref(args).cast_mut().cast();
     with_signals_blocked(|| {
-        // SAFETY: a valid clone_args of the size given. In the child (a copy of this
-        // process, one thread) only `child_main` runs, which never returns: it execs or
-        // calls _exit, and makes system calls on data prepared above only.
-        let pid = unsafe {
-            libc::syscall(
-                libc::SYS_clone3,
-                ptr::from_ref(&clone_args),
-                std::mem::size_of::<CloneArgs>(),
-            )
-        };
-        if pid == 0 {
-            child_main(ptr::from_ref(args).cast_mut().cast());
-        }
-        if pid < 0 {
-            Err(io::Error::last_os_error())
+        // SAFETY: a valid clone_args of the size given, whose stack is ours and unused.
+        // The child starts on that stack with every register but the result and the
+        // stack pointer as the parent's, calls `child_main(arg)` — which never returns:
+        // it execs or calls _exit, making system calls on data prepared above only —
+        // and would trap if it did. The parent falls through with the result.
+        let ret = unsafe { raw_clone3(&clone_args, arg) };
+        if ret < 0 {
+            Err(io::Error::from_raw_os_error(
+                i32::try_from(-ret).unwrap_or(libc::EINVAL),
+            ))
         } else {
-            i32::try_from(pid).map_err(|_| io::Error::other("clone3 returned a pid beyond i32"))
+            i32::try_from(ret).map_err(|_| io::Error::other("clone3 returned a pid beyond i32"))
         }
     })
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+fn clone3_into(_cgroup_fd: RawFd, _stack: &Stack, _args: &ChildArgs) -> io::Result<i32> {
+    Err(io::Error::from_raw_os_error(libc::ENOSYS))
+}
+
+/// The clone3 system call; in the child, `child_main(arg)` on the new stack.
+#[cfg(target_arch = "x86_64")]
+unsafe fn raw_clone3(clone_args: &CloneArgs, arg: *mut c_void) -> isize {
+    let ret: isize;
+    // SAFETY: see clone3_into. The kernel preserves every register except rax, rcx, r11
+    // (and sets rsp in the child), so rdx still holds `arg` there.
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            "test rax, rax",
+            "jnz 2f",
+            "mov rdi, rdx",
+            "and rsp, -16",
+            "call {child}",
+            "ud2",
+            "2:",
+            child = sym child_main,
+            inlateout("rax") libc::SYS_clone3 as isize => ret,
+            in("rdi") ptr::from_ref(clone_args),
+            in("rsi") std::mem::size_of::<CloneArgs>(),
+            in("rdx") arg,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    ret
+}
+
+/// The clone3 system call; in the child, `child_main(arg)` on the new stack.
+#[cfg(target_arch = "aarch64")]
+unsafe fn raw_clone3(clone_args: &CloneArgs, arg: *mut c_void) -> isize {
+    let ret: isize;
+    // SAFETY: see clone3_into. The kernel preserves every register but x0 (and sets sp in
+    // the child), so x2 still holds `arg` there.
+    unsafe {
+        std::arch::asm!(
+            "svc #0",
+            "cbnz x0, 2f",
+            "mov x0, x2",
+            "bl {child}",
+            "brk #0",
+            "2:",
+            child = sym child_main,
+            in("x8") libc::SYS_clone3,
+            inlateout("x0") ptr::from_ref(clone_args) => ret,
+            in("x1") std::mem::size_of::<CloneArgs>(),
+            in("x2") arg,
+            options(nostack),
+        );
+    }
+    ret
 }
 
 /// Run `f` with every signal blocked in this thread (a child must not run our handlers
@@ -480,6 +545,8 @@ fn with_signals_blocked<T>(f: impl FnOnce() -> T) -> T {
     out
 }
 
+/// clone(CLONE_VM | CLONE_VFORK) with every signal blocked: returns once the child has
+/// exec'd or exited.
 fn clone_vfork(stack: &Stack, args: &ChildArgs) -> io::Result<i32> {
     with_signals_blocked(|| {
         // SAFETY: the child runs `child_main` on its own stack with `args`, which
