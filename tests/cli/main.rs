@@ -8,6 +8,9 @@ mod docker;
 mod entrypoint;
 mod info;
 mod invalid;
+// Reads /proc and cgroup mounts: Linux only.
+#[cfg(target_os = "linux")]
+mod leftovers;
 // These read /proc and use setsid(1): Linux only.
 #[cfg(target_os = "linux")]
 mod measure;
