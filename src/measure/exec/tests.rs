@@ -912,3 +912,98 @@ fn a_step_is_born_in_its_v2_cgroup() {
         }
     }
 }
+
+/// The kill-tree tests above, 20 times, each in a fresh PID, mount and network namespace
+/// with /sys hidden and `BENCHMARK_CGROUP=off`, as unprivileged as `setpriv` allows —
+/// like the Nix build sandbox, where killing a tree without cgroups once raced the
+/// kernel's exit. Needs root and unshare(1); without them it says NOT RUN and passes.
+#[cfg(target_os = "linux")]
+#[test]
+fn kill_tree_tests_hold_in_a_fresh_pid_namespace_without_cgroups() {
+    const INNER: &str = "BENCHMARK_TEST_IN_NAMESPACE";
+    const RUNS: usize = 20;
+    if std::env::var_os(INNER).is_some() {
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    // `sh -c 'hide /sys; exec "$@"' sh [setpriv ...] EXE FILTERS...`
+    let namespaced = |prefix: &[&str], args: &[&str]| {
+        let mut c = Command::new("unshare");
+        c.args(["-fpmn", "--mount-proc", "sh", "-c"])
+            .arg("mount -t tmpfs none /sys && exec \"$@\"")
+            .arg("sh")
+            .args(prefix)
+            .arg(&exe)
+            .args(args)
+            .env(INNER, "1")
+            .env("BENCHMARK_CGROUP", "off")
+            .stdin(std::process::Stdio::null());
+        c
+    };
+    let works = |prefix: &[&str]| {
+        namespaced(prefix, &["--list"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let nobody = [
+        "setpriv",
+        "--reuid",
+        "65534",
+        "--regid",
+        "65534",
+        "--clear-groups",
+    ];
+    let prefix: &[&str] = if works(&nobody) {
+        &nobody
+    } else if works(&[]) {
+        &[]
+    } else {
+        eprintln!(
+            "NOT RUN: `unshare -fpmn --mount-proc` is refused here (needs root and unshare(1))"
+        );
+        return;
+    };
+    let filters = [
+        "timeout_kills_the_whole_tree",
+        "leftovers_",
+        "cancellation_kills_",
+        "kill_hard_",
+        "--test-threads=4",
+    ];
+    let mut failures = Vec::new();
+    for round in 1..=RUNS {
+        let out = namespaced(prefix, &filters).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        // A filter that matched nothing would pass vacuously.
+        let ran: usize = stdout
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("running ")?
+                    .strip_suffix(" tests")?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0);
+        assert!(
+            ran >= 8,
+            "the kill-tree tests did not run:
+{stdout}"
+        );
+        if !out.status.success() {
+            failures.push(format!(
+                "round {round}:\n{stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+    }
+    eprintln!(
+        "fresh PID namespace ({}): {} of {RUNS} runs passed",
+        if prefix.is_empty() {
+            "root"
+        } else {
+            "uid 65534"
+        },
+        RUNS - failures.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
