@@ -543,6 +543,8 @@ fn spawn_tracked(
         pgid,
         #[cfg(target_os = "linux")]
         cookie: format!("{COOKIE_VAR}={cookie}"),
+        #[cfg(target_os = "linux")]
+        seen: std::sync::Mutex::default(),
     };
     let method = Method {
         name: "wait4".to_owned(),

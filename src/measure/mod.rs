@@ -12,6 +12,7 @@ pub mod platform;
 #[cfg(target_os = "linux")]
 pub mod procfs;
 pub mod sampler;
+pub(crate) mod stale;
 
 use std::time::Duration;
 

@@ -345,6 +345,8 @@ fn auto_monitor(
 }
 
 fn tempfile_dir() -> Result<TempDir> {
+    // Those of harnesses killed before they could remove theirs (`kill -9`).
+    crate::measure::stale::sweep_fifo_dirs(&std::env::temp_dir());
     let base = std::env::temp_dir().join(format!(
         "benchmark-{}-{}",
         std::process::id(),
@@ -354,23 +356,31 @@ fn tempfile_dir() -> Result<TempDir> {
             .as_nanos()
     ));
     fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
-    Ok(TempDir(base))
+    let lock = crate::measure::stale::lock(&base);
+    Ok(TempDir {
+        path: base,
+        _lock: lock,
+    })
 }
 
 /// A private directory removed on drop (control FIFOs live here, not in the output
-/// directory, which may be a volume where FIFOs cannot be made).
+/// directory, which may be a volume where FIFOs cannot be made). Locked while it lives,
+/// so that another harness's sweep leaves it alone.
 #[derive(Debug)]
-struct TempDir(PathBuf);
+struct TempDir {
+    path: PathBuf,
+    _lock: Option<fs::File>,
+}
 
 impl TempDir {
     fn path(&self) -> &Path {
-        &self.0
+        &self.path
     }
 }
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
+        let _ = fs::remove_dir_all(&self.path);
     }
 }
 

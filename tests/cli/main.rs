@@ -10,6 +10,9 @@ mod errors;
 mod fake_docker;
 mod info;
 mod invalid;
+// Reads /proc and cgroup mounts: Linux only.
+#[cfg(target_os = "linux")]
+mod leftovers;
 // These read /proc and use setsid(1): Linux only.
 #[cfg(target_os = "linux")]
 mod measure;

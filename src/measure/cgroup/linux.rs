@@ -218,7 +218,11 @@ impl Probe {
         } else {
             probe_v1(&members, &mounts, &mut reasons)
         };
-        decide(unified, v1, reasons)
+        let probe = decide(unified, v1, reasons);
+        for part in probe.layout.iter().flat_map(|l| &l.parts) {
+            sweep(&part.parent);
+        }
+        probe
     }
 
     /// The method name measurements made with this probe's cgroups carry.
@@ -418,6 +422,31 @@ impl Drop for StepCgroup {
             slot.remove();
         }
     }
+}
+
+/// Remove the empty step, probe and harness cgroups under `parent` that a harness killed
+/// before it could clean up left behind (see [`crate::measure::stale`]). rmdir fails on a
+/// cgroup that still holds a process or a child, so nothing running is touched. Returns
+/// how many were removed.
+pub(super) fn sweep(parent: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Ok(created) = entry.metadata().and_then(|m| m.modified()) else {
+            continue;
+        };
+        if entry.file_type().is_ok_and(|t| t.is_dir())
+            && crate::measure::stale::abandoned(parent, name, created)
+            && fs::remove_dir(entry.path()).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// Our cgroup in the v2 hierarchy, as a directory.

@@ -109,6 +109,8 @@ struct SlotPart {
     dir_fd: Option<File>,
     /// `cgroup.procs` to list who is inside.
     procs: File,
+    /// The directory, flocked: tells a later harness that its owner is alive.
+    _lock: Option<File>,
     cpu: Option<Cpu>,
     memory: Option<Memory>,
     io: Option<Io>,
@@ -368,6 +370,7 @@ impl SlotPart {
             ),
         };
         Ok(SlotPart {
+            _lock: crate::measure::stale::lock(&dir),
             dir,
             role,
             join,

@@ -107,6 +107,46 @@ fn is_member(pid: i32, pgid: i32, cookie: &[u8], buf: &mut Vec<u8>) -> bool {
     }
 }
 
+/// Whether `pid` has finished exiting: no such process, a zombie, or another process
+/// (its start time is not `start`, the one recorded when it was seen).
+pub(super) fn exited(pid: i32, start: Option<u64>) -> bool {
+    let mut buf = Vec::with_capacity(512);
+    if !read_into(&format!("/proc/{pid}/stat"), &mut buf) {
+        return true;
+    }
+    let Some(fields) = after_comm(&buf) else {
+        return true;
+    };
+    let mut fields = fields.split_ascii_whitespace();
+    let zombie = matches!(
+        fields.next().map(str::as_bytes),
+        Some([b'Z' | b'X' | b'x', ..])
+    );
+    // Field 22 (start time) is the 20th after the comm.
+    let now: Option<u64> = fields.nth(18).and_then(|t| t.parse().ok());
+    zombie || (start.is_some() && now != start)
+}
+
+/// The start time of `pid` (clock ticks after boot), telling it from a later process
+/// that gets the same pid.
+pub(super) fn start_ticks(pid: i32) -> Option<u64> {
+    let mut buf = Vec::with_capacity(512);
+    if !read_into(&format!("/proc/{pid}/stat"), &mut buf) {
+        return None;
+    }
+    after_comm(&buf)?
+        .split_ascii_whitespace()
+        .nth(19)?
+        .parse()
+        .ok()
+}
+
+/// The fields of /proc/PID/stat after the command name.
+fn after_comm(stat: &[u8]) -> Option<&str> {
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    std::str::from_utf8(&stat[close + 1..]).ok()
+}
+
 /// The last PID handed out in our PID namespace (kept open: read once per step).
 fn last_pid() -> Option<i32> {
     static FILE: OnceLock<Option<File>> = OnceLock::new();
@@ -172,6 +212,23 @@ mod tests {
         assert_eq!(expect.flags & PF_KTHREAD, 0);
         assert_eq!(parse_stat(b"99 (sh) Z 1 99 99"), None);
         assert_eq!(parse_stat(b"garbage"), None);
+    }
+
+    #[test]
+    fn exited_means_gone_or_a_zombie() {
+        let me = i32::try_from(std::process::id()).unwrap();
+        let start = start_ticks(me);
+        assert!(start.is_some());
+        assert!(!exited(me, start));
+        assert!(!exited(me, None));
+        // Same pid, another start time: another process.
+        assert!(exited(me, start.map(|s| s + 1)));
+        assert!(exited(i32::MAX, None));
+        let child = std::process::Command::new("true").spawn().unwrap();
+        let pid = i32::try_from(child.id()).unwrap();
+        // Not reaped yet: a zombie once it has exited.
+        assert!(settle(Duration::from_secs(10), || exited(pid, None)));
+        drop(child);
     }
 
     #[test]

@@ -64,6 +64,11 @@ fn gone(pid: i32) -> bool {
         .unwrap_or(cfg!(not(target_os = "linux")))
 }
 
+/// Gone (see [`gone`]) within a few seconds: a killed process takes a moment to exit.
+fn gone_soon(pid: i32) -> bool {
+    cgroup::settle(Duration::from_secs(10), || gone(pid))
+}
+
 /// The pid a process wrote to `path` (waits for it to appear).
 fn pid_in(path: &Path) -> i32 {
     let mut last = String::new();
@@ -290,8 +295,8 @@ fn assert_timeout_kills_tree(isolate: bool, probe: &Probe) {
         pid_in(&dir.path().join("main")),
         pid_in(&dir.path().join("daemon")),
     );
-    assert!(gone(main), "main shell {main} still runs");
-    assert!(gone(daemon), "setsid daemon {daemon} still runs");
+    assert!(gone_soon(main), "main shell {main} still runs");
+    assert!(gone_soon(daemon), "setsid daemon {daemon} still runs");
     if isolate && probe.method_name() != "wait4" {
         assert!(uses_cgroup(&o), "{:?}", o.method);
         assert!(o.cgroup.is_some());
@@ -392,7 +397,7 @@ fn cancellation_kills_the_tree_and_later_steps_do_not_start() {
         pid_in(&dir.path().join("main")),
         pid_in(&dir.path().join("daemon")),
     );
-    assert!(gone(main) && gone(daemon));
+    assert!(gone_soon(main) && gone_soon(daemon), "{main} {daemon}");
 
     let err = execute(&sh("true"), &mut Discard, &cancel).unwrap_err();
     assert!(matches!(err, ExecError::Cancelled { .. }), "{err:?}");
@@ -464,12 +469,15 @@ fn cpu_time_is_accounted() {
 
 fn assert_leftovers_found_and_killed(isolate: bool, by_drop: bool) {
     let dir = tempfile::tempdir().unwrap();
+    // The step waits for the daemon to be set up: one caught inside execve when the step
+    // ends may show no environment cookie long enough to be missed (without a cgroup).
     let mut spec = sh(&format!(
-        "{} & echo started",
+        "{} & while [ ! -s {d}/daemon ]; do sleep 0.01; done; echo started",
         setsid(&format!(
             "echo $$ > {d}/daemon; exec sleep 300",
             d = dir.path().display()
-        ))
+        )),
+        d = dir.path().display()
     ));
     spec.isolate = isolate;
     spec.kill_grace = Duration::from_millis(500);
@@ -489,7 +497,36 @@ fn assert_leftovers_found_and_killed(isolate: bool, by_drop: bool) {
     } else {
         leftovers.kill();
     }
-    assert!(gone(daemon), "daemon {daemon} survived (isolate {isolate})");
+    assert!(
+        gone_soon(daemon),
+        "daemon {daemon} survived (isolate {isolate})"
+    );
+}
+
+/// Without a cgroup, killing a tree returns only once every process it found has exited
+/// (or is a zombie): a SIGKILLed process no longer shows the environment cookie while
+/// it still exits, and must not be taken for gone. Looks once, on purpose.
+#[test]
+fn kill_hard_without_cgroups_returns_once_the_tree_has_exited() {
+    let _g = shared();
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..5 {
+        let file = dir.path().join(format!("daemon{round}"));
+        // A daemon that is set up (not inside execve) when the step ends: this is about
+        // the kill, not about finding it.
+        let mut spec = sh(&format!(
+            "{} & while [ ! -s {f} ]; do sleep 0.01; done; echo started",
+            setsid(&format!("echo $$ > {f}; sleep 300", f = file.display())),
+            f = file.display()
+        ));
+        spec.isolate = false;
+        spec.kill_grace = Duration::from_millis(500);
+        let (o, _) = run(&spec);
+        let leftovers = o.leftovers.expect("the daemon is a leftover");
+        let daemon = pid_in(&file);
+        leftovers.kill();
+        assert!(gone(daemon), "round {round}: daemon {daemon} still exiting");
+    }
 }
 
 #[test]
@@ -874,4 +911,99 @@ fn a_step_is_born_in_its_v2_cgroup() {
             );
         }
     }
+}
+
+/// The kill-tree tests above, 20 times, each in a fresh PID, mount and network namespace
+/// with /sys hidden and `BENCHMARK_CGROUP=off`, as unprivileged as `setpriv` allows —
+/// like the Nix build sandbox, where killing a tree without cgroups once raced the
+/// kernel's exit. Needs root and unshare(1); without them it says NOT RUN and passes.
+#[cfg(target_os = "linux")]
+#[test]
+fn kill_tree_tests_hold_in_a_fresh_pid_namespace_without_cgroups() {
+    const INNER: &str = "BENCHMARK_TEST_IN_NAMESPACE";
+    const RUNS: usize = 20;
+    if std::env::var_os(INNER).is_some() {
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    // `sh -c 'hide /sys; exec "$@"' sh [setpriv ...] EXE FILTERS...`
+    let namespaced = |prefix: &[&str], args: &[&str]| {
+        let mut c = Command::new("unshare");
+        c.args(["-fpmn", "--mount-proc", "sh", "-c"])
+            .arg("mount -t tmpfs none /sys && exec \"$@\"")
+            .arg("sh")
+            .args(prefix)
+            .arg(&exe)
+            .args(args)
+            .env(INNER, "1")
+            .env("BENCHMARK_CGROUP", "off")
+            .stdin(std::process::Stdio::null());
+        c
+    };
+    let works = |prefix: &[&str]| {
+        namespaced(prefix, &["--list"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let nobody = [
+        "setpriv",
+        "--reuid",
+        "65534",
+        "--regid",
+        "65534",
+        "--clear-groups",
+    ];
+    let prefix: &[&str] = if works(&nobody) {
+        &nobody
+    } else if works(&[]) {
+        &[]
+    } else {
+        eprintln!(
+            "NOT RUN: `unshare -fpmn --mount-proc` is refused here (needs root and unshare(1))"
+        );
+        return;
+    };
+    let filters = [
+        "timeout_kills_the_whole_tree",
+        "leftovers_",
+        "cancellation_kills_",
+        "kill_hard_",
+        "--test-threads=4",
+    ];
+    let mut failures = Vec::new();
+    for round in 1..=RUNS {
+        let out = namespaced(prefix, &filters).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        // A filter that matched nothing would pass vacuously.
+        let ran: usize = stdout
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("running ")?
+                    .strip_suffix(" tests")?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0);
+        assert!(
+            ran >= 8,
+            "the kill-tree tests did not run:
+{stdout}"
+        );
+        if !out.status.success() {
+            failures.push(format!(
+                "round {round}:\n{stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+    }
+    eprintln!(
+        "fresh PID namespace ({}): {} of {RUNS} runs passed",
+        if prefix.is_empty() {
+            "root"
+        } else {
+            "uid 65534"
+        },
+        RUNS - failures.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

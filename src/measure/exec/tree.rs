@@ -1,6 +1,8 @@
 //! A step's process tree, found through its cgroup or, without one, through its process
 //! group (plus, on Linux, an environment cookie); signalled and killed as a whole.
 
+#[cfg(target_os = "linux")]
+use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::measure::CgroupUsage;
@@ -20,6 +22,12 @@ pub(super) enum Tree {
         /// `BENCHMARK_TREE=<value>`, as it appears in /proc/PID/environ.
         #[cfg(target_os = "linux")]
         cookie: String,
+        /// Every pid a scan found. A signalled process stops showing its environment
+        /// (its memory is torn down) while it still runs its exit, so a later scan
+        /// misses it though it is not gone: it counts as live until it has exited.
+        #[cfg(target_os = "linux")]
+        /// Each with its start time, so that a reused pid is not waited for.
+        seen: Mutex<Vec<(i32, Option<u64>)>>,
     },
 }
 
@@ -27,18 +35,20 @@ impl Tree {
     pub(super) fn signal(&self, sig: libc::c_int) {
         match self {
             Tree::Cgroup(cg) => cg.signal(sig),
-            Tree::Plain {
-                pgid,
-                #[cfg(target_os = "linux")]
-                cookie,
-            } => {
+            #[cfg(target_os = "linux")]
+            Tree::Plain { pgid, .. } => {
                 // SAFETY: killpg/kill have no memory-safety preconditions.
                 unsafe { libc::killpg(*pgid, sig) };
-                #[cfg(target_os = "linux")]
-                for pid in super::linux::members(*pgid, cookie.as_bytes(), None) {
+                // Only what the scan finds now: a pid seen earlier may have been reused.
+                for pid in self.scan(None).0 {
                     // SAFETY: as above.
                     unsafe { libc::kill(pid, sig) };
                 }
+            }
+            #[cfg(not(target_os = "linux"))]
+            Tree::Plain { pgid } => {
+                // SAFETY: killpg has no memory-safety preconditions.
+                unsafe { libc::killpg(*pgid, sig) };
             }
         }
     }
@@ -48,9 +58,7 @@ impl Tree {
         match self {
             Tree::Cgroup(cg) => Some(cg.pids().len()),
             #[cfg(target_os = "linux")]
-            Tree::Plain { pgid, cookie } => {
-                Some(super::linux::members(*pgid, cookie.as_bytes(), None).len())
-            }
+            Tree::Plain { .. } => Some(self.scan(None).1),
             #[cfg(not(target_os = "linux"))]
             Tree::Plain { pgid } => (!group_exists(*pgid)).then_some(0),
         }
@@ -62,12 +70,12 @@ impl Tree {
         match self {
             Tree::Cgroup(cg) => !cg.pids().is_empty(),
             #[cfg(target_os = "linux")]
-            Tree::Plain { pgid, cookie } => {
+            Tree::Plain { pgid, .. } => {
                 if group_exists(*pgid) {
                     // The group may hold only zombies: count properly.
                     self.live() != Some(0)
                 } else {
-                    !super::linux::members(*pgid, cookie.as_bytes(), Some(first)).is_empty()
+                    !self.scan(Some(first)).0.is_empty()
                 }
             }
             #[cfg(not(target_os = "linux"))]
@@ -89,6 +97,26 @@ impl Tree {
                 });
             }
         }
+    }
+
+    /// The live members found now, and how many processes are not gone yet: those, and
+    /// every one seen before that has not finished exiting (see `seen`). `since`: as
+    /// for [`super::linux::members`].
+    #[cfg(target_os = "linux")]
+    fn scan(&self, since: Option<i32>) -> (Vec<i32>, usize) {
+        let Tree::Plain { pgid, cookie, seen } = self else {
+            return (Vec::new(), 0);
+        };
+        let found = super::linux::members(*pgid, cookie.as_bytes(), since);
+        let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+        for &pid in &found {
+            if !seen.iter().any(|&(p, _)| p == pid) {
+                seen.push((pid, super::linux::start_ticks(pid)));
+            }
+        }
+        seen.retain(|&(pid, start)| !super::linux::exited(pid, start));
+        let pending = seen.len();
+        (found, pending)
     }
 
     pub(super) fn cgroup_usage(&self) -> Option<CgroupUsage> {
