@@ -74,6 +74,24 @@ pub fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/'))
 }
 
+/// `text` safe to print on a terminal: control characters (escape sequences, carriage
+/// returns, …) are shown escaped (`\u{1b}`), never sent raw.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
 fn bad_name(name: &str) -> String {
     format!("`{name}` is not a valid name: use letters, digits, `_`, `-`, `.` or `/`")
 }

@@ -7,6 +7,7 @@ use crate::receipt::{
     StepSummary,
 };
 use crate::stats::{self, Stats};
+use crate::verdict::quantity::Unit;
 
 /// Coefficient of variation above which a measure is called noisy.
 pub const HIGH_CV: f64 = 0.10;
@@ -32,7 +33,8 @@ pub fn summarize_steps(runs: &[RunReceipt]) -> (Vec<StepSummary>, Vec<String>) {
         .into_iter()
         .map(|key| {
             let records = &by_key[&key];
-            let summary = summarize_step(records);
+            let (summary, unit_warnings) = summarize_step(records);
+            warnings.extend(unit_warnings);
             if !summary.outlier_runs.is_empty() {
                 let runs: Vec<String> = summary.outlier_runs.iter().map(u32::to_string).collect();
                 warnings.push(format!(
@@ -59,7 +61,7 @@ pub fn summarize_steps(runs: &[RunReceipt]) -> (Vec<StepSummary>, Vec<String>) {
     (steps, warnings)
 }
 
-fn summarize_step(records: &[(u32, &StepRecord)]) -> StepSummary {
+fn summarize_step(records: &[(u32, &StepRecord)]) -> (StepSummary, Vec<String>) {
     let (_, first) = records[0];
     let ok: Vec<(u32, &StepRecord)> = records
         .iter()
@@ -76,15 +78,16 @@ fn summarize_step(records: &[(u32, &StepRecord)]) -> StepSummary {
         .map(|i| ok[i].0)
         .collect();
 
-    let mut metric_values: BTreeMap<&str, (Option<String>, Vec<f64>)> = BTreeMap::new();
+    // Every value of a metric with the run it came from and the unit it was written in.
+    let mut metric_values: BTreeMap<&str, Vec<Reported<'_>>> = BTreeMap::new();
     // Phases keep the order they first appeared in: (name, starts, durations).
     let mut phase_values: Vec<(&str, Vec<f64>, Vec<f64>)> = Vec::new();
-    for (_, s) in &ok {
+    for (run, s) in &ok {
         for m in &s.metrics {
-            let e = metric_values
+            metric_values
                 .entry(&m.name)
-                .or_insert_with(|| (m.unit.clone(), Vec::new()));
-            e.1.push(m.value);
+                .or_default()
+                .push((*run, m.value, m.unit.as_deref()));
         }
         for p in &s.phases {
             let i = match phase_values.iter().position(|(n, _, _)| *n == p.name) {
@@ -98,7 +101,22 @@ fn summarize_step(records: &[(u32, &StepRecord)]) -> StepSummary {
             phase_values[i].2.push(p.duration_ms);
         }
     }
-    StepSummary {
+    let mut warnings = Vec::new();
+    let metrics = metric_values
+        .into_iter()
+        .filter_map(|(name, values)| {
+            let (unit, v, rejected) = in_first_unit(&values);
+            warnings.extend(rejected.iter().map(|r| r.warning(&first.id, name, unit)));
+            Some((
+                name.to_owned(),
+                MetricSummary {
+                    unit: unit.map(str::to_owned),
+                    stats: stats::summarize(&v)?,
+                },
+            ))
+        })
+        .collect();
+    let summary = StepSummary {
         id: first.id.clone(),
         name: first.name.clone(),
         parent: first.parent.clone(),
@@ -132,18 +150,7 @@ fn summarize_step(records: &[(u32, &StepRecord)]) -> StepSummary {
                 }),
             }
         }),
-        metrics: metric_values
-            .into_iter()
-            .filter_map(|(name, (unit, v))| {
-                Some((
-                    name.to_owned(),
-                    MetricSummary {
-                        unit,
-                        stats: stats::summarize(&v)?,
-                    },
-                ))
-            })
-            .collect(),
+        metrics,
         phases: phase_values
             .into_iter()
             .filter_map(|(name, starts, durations)| {
@@ -155,7 +162,81 @@ fn summarize_step(records: &[(u32, &StepRecord)]) -> StepSummary {
             })
             .collect(),
         outlier_runs,
+    };
+    (summary, warnings)
+}
+
+/// One value of a metric: the run it came from, the value, the unit it was written in.
+type Reported<'a> = (u32, f64, Option<&'a str>);
+
+/// Values of one metric written in a unit that cannot be converted to its first one.
+#[derive(Debug, Clone, PartialEq)]
+struct Rejected<'a> {
+    unit: Option<&'a str>,
+    runs: Vec<u32>,
+}
+
+impl Rejected<'_> {
+    fn warning(&self, step: &str, metric: &str, first: Option<&str>) -> String {
+        let shown = |u: Option<&str>| match u {
+            Some(u) => format!("`{}`", crate::control::printable(u)),
+            None => "no unit".to_owned(),
+        };
+        let why = match (first.map(Unit::parse), self.unit.map(Unit::parse)) {
+            (None, _) | (_, None) => "a value with a unit and one without".to_owned(),
+            (Some(None), _) => format!("{} is not a unit this tool converts", shown(first)),
+            (_, Some(None)) => format!("{} is not a unit this tool converts", shown(self.unit)),
+            (Some(Some(a)), Some(Some(b))) => format!(
+                "{} is {} but {} is {}",
+                shown(first),
+                a.dimension,
+                shown(self.unit),
+                b.dimension
+            ),
+        };
+        let runs: Vec<String> = self.runs.iter().map(u32::to_string).collect();
+        format!(
+            "step `{step}`: metric `{metric}` is reported in {} and, in run(s) {}, in {} ({why}) \
+             — those values are left out of its statistics; report one metric name in one \
+             unit, or in units of one dimension",
+            shown(first),
+            runs.join(", "),
+            shown(self.unit),
+        )
     }
+}
+
+/// A metric's values in the unit it was first reported in: values in another unit of the
+/// same dimension (`2 s` after `1 ms`) are converted; the others are rejected, by unit.
+fn in_first_unit<'a>(values: &[Reported<'a>]) -> (Option<&'a str>, Vec<f64>, Vec<Rejected<'a>>) {
+    let none_if_empty = |u: Option<&'a str>| u.filter(|u| !u.is_empty());
+    let first = values.first().and_then(|&(_, _, u)| none_if_empty(u));
+    let first_unit = first.and_then(Unit::parse);
+    let mut kept = Vec::with_capacity(values.len());
+    let mut rejected: Vec<Rejected<'a>> = Vec::new();
+    for &(run, value, unit) in values {
+        let unit = none_if_empty(unit);
+        if unit == first {
+            kept.push(value);
+            continue;
+        }
+        let to = unit.and_then(Unit::parse);
+        if let (Some(a), Some(b)) = (&first_unit, &to)
+            && a.dimension == b.dimension
+        {
+            kept.push(value * b.to_base / a.to_base);
+            continue;
+        }
+        match rejected.iter_mut().find(|r| r.unit == unit) {
+            Some(r) if r.runs.last() != Some(&run) => r.runs.push(run),
+            Some(_) => {}
+            None => rejected.push(Rejected {
+                unit,
+                runs: vec![run],
+            }),
+        }
+    }
+    (first, kept, rejected)
 }
 
 #[cfg(test)]
@@ -290,5 +371,76 @@ mod tests {
         let (steps, _) = summarize_steps(&runs);
         assert_eq!(steps[0].failures, 1);
         assert!(steps[0].wall_ms.is_none() && steps[0].metrics.is_empty());
+    }
+
+    fn with_metric(n: u32, value: f64, unit: Option<&str>) -> RunReceipt {
+        let mut s = step("x", 10.0, Status::Ok);
+        s.metrics = vec![Metric {
+            name: "lat".into(),
+            value,
+            unit: unit.map(str::to_owned),
+        }];
+        run(n, vec![s])
+    }
+
+    #[test]
+    fn one_metric_in_two_units_of_one_dimension_is_converted_to_the_first() {
+        let runs = vec![
+            with_metric(1, 1.0, Some("ms")),
+            with_metric(2, 2.0, Some("s")),
+            with_metric(3, 3000.0, Some("us")),
+        ];
+        let (steps, warnings) = summarize_steps(&runs);
+        let m = &steps[0].metrics["lat"];
+        assert_eq!(m.unit.as_deref(), Some("ms"));
+        assert_eq!((m.stats.n, m.stats.min, m.stats.max), (3, 1.0, 2000.0));
+        assert_eq!(m.stats.mean, 668.0, "(1 + 2000 + 3) / 3");
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
+
+    #[test]
+    fn a_unit_of_another_dimension_or_none_is_left_out_with_a_warning() {
+        let runs = vec![
+            with_metric(1, 1.0, Some("ms")),
+            with_metric(2, 5.0, Some("kB")),
+            with_metric(3, 2.0, Some("ms")),
+            with_metric(4, 7.0, None),
+            with_metric(5, 8.0, Some("kB")),
+            with_metric(6, 9.0, Some("furlongs")),
+        ];
+        let (steps, warnings) = summarize_steps(&runs);
+        let m = &steps[0].metrics["lat"];
+        assert_eq!((m.stats.n, m.stats.mean), (2, 1.5));
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with(
+                "step `x`: metric `lat` is reported in `ms` and, in run(s) 2, 5, in `kB` \
+                 (`ms` is a time"
+            ),
+            "{}",
+            warnings[0]
+        );
+        assert!(warnings[0].contains("left out of its statistics"));
+        assert!(
+            warnings[1].contains("in run(s) 4, in no unit (a value with a unit and one without)"),
+            "{}",
+            warnings[1]
+        );
+        assert!(
+            warnings[2].contains("`furlongs` is not a unit this tool converts"),
+            "{}",
+            warnings[2]
+        );
+    }
+
+    #[test]
+    fn the_same_unknown_unit_throughout_is_kept() {
+        let runs = vec![
+            with_metric(1, 1.0, Some("widgets")),
+            with_metric(2, 3.0, Some("widgets")),
+        ];
+        let (steps, warnings) = summarize_steps(&runs);
+        assert_eq!(steps[0].metrics["lat"].stats.mean, 2.0);
+        assert!(warnings.is_empty(), "{warnings:?}");
     }
 }

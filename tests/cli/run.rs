@@ -387,3 +387,36 @@ run = 'pwd > where.txt; echo "$-" > flags.txt'
     assert!(!done.stderr().contains("run 1/1"), "{}", done.stderr());
     done.stdout_has("probe");
 }
+
+#[test]
+fn one_metric_in_two_units_is_converted_and_a_mismatch_left_out() {
+    let b = bench().suite(
+        r#"
+[suite]
+runs = 3
+warmup = 0
+[[step]]
+id = "units"
+run = '''
+case $BENCHMARK_RUN_NUMBER in
+  1) echo "::bench:: metric lat 1 ms" ;;
+  2) echo "::bench:: metric lat 2 s" ;;
+  3) echo "::bench:: metric lat 5 kB" ;;
+esac
+'''
+"#,
+    );
+    let done = b.run().code(0);
+    let s = done.summary();
+    let m = &s.steps[0].metrics["lat"];
+    assert_eq!(m.unit.as_deref(), Some("ms"));
+    assert_eq!(m.stats.n, 2, "the `kB` value is left out");
+    assert_eq!(m.stats.mean, 1000.5, "1 ms and 2 s are 1 ms and 2000 ms");
+    let warning = "step `units`: metric `lat` is reported in `ms` and, in run(s) 3, in `kB`";
+    assert!(
+        s.warnings.iter().any(|w| w.starts_with(warning)),
+        "{:?}",
+        s.warnings
+    );
+    done.stdout_has(warning);
+}
