@@ -56,6 +56,13 @@ fn parse_metric<'a>(mut words: impl Iterator<Item = &'a str>) -> Result<Control,
         .filter(|v: &f64| v.is_finite())
         .ok_or_else(|| format!("metric `{name}`: `{value}` is not a finite number"))?;
     let unit = words.next().map(str::to_owned);
+    if let Some(unit) = unit.as_deref().filter(|u| u.chars().any(char::is_control)) {
+        return Err(format!(
+            "metric `{name}`: unit `{}` contains control characters (an escape sequence?); \
+             write the unit in printable characters, e.g. `ms` or `MiB/s`",
+            printable(unit)
+        ));
+    }
     if words.next().is_some() {
         return Err(format!("metric `{name}`: too many words; {FORM}"));
     }
@@ -93,7 +100,10 @@ pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 fn bad_name(name: &str) -> String {
-    format!("`{name}` is not a valid name: use letters, digits, `_`, `-`, `.` or `/`")
+    format!(
+        "`{}` is not a valid name: use letters, digits, `_`, `-`, `.` or `/`",
+        printable(name)
+    )
 }
 
 /// Splits a byte stream into lines, stamping each with the arrival of its last chunk.
@@ -295,6 +305,27 @@ mod tests {
         assert!(err("::bench:: phase a b").contains("phase NAME"));
         assert!(err("::bench:: bogus").contains("unknown control `bogus`"));
         assert!(err("::bench::").contains("empty control line"));
+    }
+
+    #[test]
+    fn control_characters_in_a_unit_or_name_are_rejected_and_never_echoed_raw() {
+        let err = |l| parse(l).unwrap().unwrap_err();
+        let e = err("::bench:: metric x 1 \x1b[31mms");
+        assert!(
+            e.contains("unit `\\u{1b}[31mms` contains control characters"),
+            "{e}"
+        );
+        assert!(!e.contains('\x1b'), "{e:?}");
+        let e = err("::bench:: metric x\x1b[2J 1 ms");
+        assert!(e.contains("`x\\u{1b}[2J` is not a valid name"), "{e}");
+        assert!(!e.contains('\x1b'), "{e:?}");
+        assert!(!err("::bench:: phase p\x07").contains('\x07'));
+    }
+
+    #[test]
+    fn printable_escapes_control_characters_only() {
+        assert_eq!(printable("MiB/s µs"), "MiB/s µs");
+        assert_eq!(printable("a\x1b[0m\r\u{9b}b"), "a\\u{1b}[0m\\r\\u{9b}b");
     }
 
     #[test]

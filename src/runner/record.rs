@@ -70,6 +70,7 @@ impl Heard {
             Some(Err(e)) => {
                 if self.errors.len() < MAX_ERRORS {
                     let shown: String = line.trim().chars().take(200).collect();
+                    let shown = control::printable(&shown);
                     self.errors
                         .push(format!("control line `{shown}` ignored: {e}"));
                 } else {

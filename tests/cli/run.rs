@@ -420,3 +420,44 @@ esac
     );
     done.stdout_has(warning);
 }
+
+#[test]
+fn an_escape_sequence_in_a_metric_unit_is_rejected_and_never_printed_raw() {
+    let b = bench().suite(
+        r#"
+[suite]
+runs = 1
+warmup = 0
+[[step]]
+id = "esc"
+run = '''
+printf '::bench:: metric x 1 \033[31mms\n'
+printf '::bench:: metric ok 2 ms\n'
+'''
+"#,
+    );
+    let done = b.run().code(0);
+    let step = &done.run_receipt(1).steps[0];
+    let names: Vec<_> = step.metrics.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["ok"],
+        "the line with the escape is a malformed control line"
+    );
+    let s = done.summary();
+    assert!(
+        s.warnings
+            .iter()
+            .any(|w| w.contains(r"metric `x`: unit `\u{1b}[31mms` contains control characters")),
+        "{:?}",
+        s.warnings
+    );
+    assert!(s.warnings.iter().all(|w| !w.contains('\x1b')));
+    for (what, bytes) in [
+        ("stdout", &done.output.stdout),
+        ("stderr", &done.output.stderr),
+    ] {
+        assert!(!bytes.contains(&0x1b), "raw ESC on {what}: {bytes:?}");
+    }
+    done.stdout_has(r"\u{1b}[31mms");
+}
