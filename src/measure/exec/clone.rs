@@ -86,6 +86,7 @@ impl Report {
 }
 
 /// `clone3`'s argument (linux/sched.h, `CLONE_ARGS_SIZE_VER2`).
+#[cfg(target_arch = "x86_64")]
 #[repr(C)]
 #[derive(Debug, Default)]
 struct CloneArgs {
@@ -102,6 +103,7 @@ struct CloneArgs {
     cgroup: u64,
 }
 
+#[cfg(target_arch = "x86_64")]
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
 /// Cleared once the kernel has refused `clone3` into a cgroup (older than 5.7, or a
@@ -397,7 +399,7 @@ impl Stack {
     }
 
     /// The lowest usable address of the stack (above the guard page).
-    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    #[cfg(target_arch = "x86_64")]
     fn bottom(&self) -> *mut c_void {
         // SAFETY: within our own mapping.
         unsafe { self.base.cast::<u8>().add(page_size()).cast() }
@@ -438,9 +440,10 @@ impl Drop for Stack {
 /// `stack`. This thread waits until it has exec'd or exited, as with `clone_vfork`.
 ///
 /// glibc has no clone3 wrapper that switches stacks, so the system call and the child's
-/// first instructions are written out per architecture; elsewhere the caller falls back
-/// to `clone_vfork` and `cgroup.procs`.
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+/// first instructions are written out, for x86_64 only so far (the only architecture
+/// this is compiled and tested on); elsewhere the caller falls back to `clone_vfork` and
+/// `cgroup.procs`, with the join still outside the measured interval.
+#[cfg(target_arch = "x86_64")]
 fn clone3_into(cgroup_fd: RawFd, stack: &Stack, args: &ChildArgs) -> io::Result<i32> {
     let clone_args = CloneArgs {
         flags: (libc::CLONE_VM | libc::CLONE_VFORK) as u64 | CLONE_INTO_CGROUP,
@@ -468,7 +471,7 @@ fn clone3_into(cgroup_fd: RawFd, stack: &Stack, args: &ChildArgs) -> io::Result<
     })
 }
 
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+#[cfg(not(target_arch = "x86_64"))]
 fn clone3_into(_cgroup_fd: RawFd, _stack: &Stack, _args: &ChildArgs) -> io::Result<i32> {
     Err(io::Error::from_raw_os_error(libc::ENOSYS))
 }
@@ -496,31 +499,6 @@ unsafe fn raw_clone3(clone_args: &CloneArgs, arg: *mut c_void) -> isize {
             in("rdx") arg,
             lateout("rcx") _,
             lateout("r11") _,
-            options(nostack),
-        );
-    }
-    ret
-}
-
-/// The clone3 system call; in the child, `child_main(arg)` on the new stack.
-#[cfg(target_arch = "aarch64")]
-unsafe fn raw_clone3(clone_args: &CloneArgs, arg: *mut c_void) -> isize {
-    let ret: isize;
-    // SAFETY: see clone3_into. The kernel preserves every register but x0 (and sets sp in
-    // the child), so x2 still holds `arg` there.
-    unsafe {
-        std::arch::asm!(
-            "svc #0",
-            "cbnz x0, 2f",
-            "mov x0, x2",
-            "bl {child}",
-            "brk #0",
-            "2:",
-            child = sym child_main,
-            in("x8") libc::SYS_clone3,
-            inlateout("x0") ptr::from_ref(clone_args) => ret,
-            in("x1") std::mem::size_of::<CloneArgs>(),
-            in("x2") arg,
             options(nostack),
         );
     }

@@ -892,9 +892,10 @@ fn a_step_is_born_in_its_v2_cgroup() {
         let unified = text.lines().find_map(|l| l.strip_prefix("0::"));
         let v1: Vec<&str> = text.lines().filter(|l| !l.starts_with("0::")).collect();
         let has_v2_part = probe.method_name() != "wait4+cgroup-v1";
+        // clone3 into a cgroup is written out for x86_64 only; elsewhere the child joins.
         assert_eq!(
             o.harness.clone_into_cgroup,
-            has_v2_part,
+            has_v2_part && cfg!(target_arch = "x86_64"),
             "{mode:?} {}: {text}",
             probe.method_name()
         );
