@@ -203,6 +203,22 @@ fn suite(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
+/// A suite of `(id, TOML value of run)` steps, `(runs, warm-ups)`, without the Docker
+/// monitor.
+fn steps_suite(
+    dir: &Path,
+    name: &str,
+    (runs, warmup): (usize, usize),
+    steps: &[(&str, &str)],
+) -> PathBuf {
+    let mut text =
+        format!("[suite]\nruns = {runs}\nwarmup = {warmup}\n[monitor]\ndocker = \"off\"\n");
+    for (id, run) in steps {
+        text.push_str(&format!("[[step]]\nid = \"{id}\"\nrun = {run}\n"));
+    }
+    suite(dir, name, &text)
+}
+
 /// Run a command to completion; wall time and the kernel's ru_maxrss of the process.
 fn timed(cmd: &mut Command) -> (Duration, u64) {
     let start = Instant::now();
@@ -285,22 +301,13 @@ fn hyperfine_times(dir: &Path, runs: usize, extra: &[&str], cmd: &str) -> Vec<f6
 }
 
 fn after_idle(dir: &Path, hyperfine: bool, rows: &mut Rows) {
-    let idle = suite(
+    let idle = steps_suite(
         dir,
         "idle.toml",
-        &format!(
-            "[suite]\nruns = {RUNS}\nwarmup = 3\n[monitor]\ndocker = \"off\"\n\
-             [[step]]\nid = \"idle\"\nrun = \"sleep 0.05\"\n[[step]]\nid = \"t\"\nrun = \"true\"\n"
-        ),
+        (RUNS, 3),
+        &[("idle", "\"sleep 0.05\""), ("t", "\"true\"")],
     );
-    let b2b = suite(
-        dir,
-        "b2b.toml",
-        &format!(
-            "[suite]\nruns = {RUNS}\nwarmup = 3\n[monitor]\ndocker = \"off\"\n\
-             [[step]]\nid = \"t\"\nrun = \"true\"\n"
-        ),
-    );
+    let b2b = steps_suite(dir, "b2b.toml", (RUNS, 3), &[("t", "\"true\"")]);
     let out = dir.join("out-idle");
     let wall = |s: &serde_json::Value| s["wall_ms"].as_f64();
     ours(&idle, &out);
@@ -357,13 +364,11 @@ fn after_idle(dir: &Path, hyperfine: bool, rows: &mut Rows) {
 
 fn slope(dir: &Path, hyperfine: bool, rows: &mut Rows, rss: &mut Vec<f64>) {
     let one = |runs: usize| {
-        suite(
+        steps_suite(
             dir,
             &format!("slope-{runs}.toml"),
-            &format!(
-                "[suite]\nruns = {runs}\nwarmup = 0\n[monitor]\ndocker = \"off\"\n\
-                 [[step]]\nid = \"t\"\nrun = \"true\"\n"
-            ),
+            (runs, 0),
+            &[("t", "\"true\"")],
         )
     };
     let (s200, s600) = (one(200), one(600));
@@ -402,14 +407,7 @@ fn slope(dir: &Path, hyperfine: bool, rows: &mut Rows, rss: &mut Vec<f64>) {
 
 fn big_output(dir: &Path, hyperfine: bool, rows: &mut Rows) {
     const CMD: &str = "yes | head -c 500000000";
-    let s = suite(
-        dir,
-        "big.toml",
-        &format!(
-            "[suite]\nruns = 3\nwarmup = 1\n[monitor]\ndocker = \"off\"\n\
-             [[step]]\nid = \"big\"\nrun = \"{CMD}\"\n"
-        ),
-    );
+    let s = steps_suite(dir, "big.toml", (3, 1), &[("big", &format!("\"{CMD}\""))]);
     let out = dir.join("out-big");
     ours(&s, &out);
     let wall = median(per_run(&out, "big", |s| s["wall_ms"].as_f64()));
@@ -446,13 +444,11 @@ fn tree(dir: &Path, runexec: bool, rows: &mut Rows) {
         "for i in 1 2 3; do {BIN} spike 60 300 & done; wait; \
          i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done"
     );
-    let s = suite(
+    let s = steps_suite(
         dir,
         "tree.toml",
-        &format!(
-            "[suite]\nruns = 1\nwarmup = 0\n[monitor]\ndocker = \"off\"\n\
-             [[step]]\nid = \"tree\"\nrun = '''{cmd}'''\n"
-        ),
+        (1, 0),
+        &[("tree", &format!("'''{cmd}'''"))],
     );
     let out = dir.join("out-tree");
     // Alternating, three of each per round: a busy loop's CPU time moves with the load.

@@ -52,17 +52,36 @@ const PIPE_SIZE: libc::c_int = 1 << 20;
 
 /// Test-only knobs, not for users: delays injected into the harness's own work around a
 /// step (joining the cgroup, setting up the output pumps), which must stay out of the
-/// step's wall time whatever they cost.
+/// step's wall time whatever they cost. Read from the environment once per process, so
+/// a step pays no environment lookup.
 #[cfg(target_os = "linux")]
-pub(crate) const TEST_DELAY_JOIN: &str = "BENCHMARK_TEST_DELAY_CGROUP_JOIN_MS";
-pub(crate) const TEST_DELAY_PUMPS: &str = "BENCHMARK_TEST_DELAY_PUMP_SETUP_MS";
+pub(crate) static TEST_DELAY_JOIN: TestDelay =
+    TestDelay::new("BENCHMARK_TEST_DELAY_CGROUP_JOIN_MS");
+pub(crate) static TEST_DELAY_PUMPS: TestDelay =
+    TestDelay::new("BENCHMARK_TEST_DELAY_PUMP_SETUP_MS");
 
-/// The delay a test knob asks for (zero when unset).
-pub(crate) fn test_delay(var: &str) -> Duration {
-    std::env::var(var)
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map_or(Duration::ZERO, Duration::from_millis)
+/// One test knob: milliseconds in an environment variable, zero when unset.
+pub(crate) struct TestDelay {
+    var: &'static str,
+    value: std::sync::OnceLock<Duration>,
+}
+
+impl TestDelay {
+    const fn new(var: &'static str) -> Self {
+        Self {
+            var,
+            value: std::sync::OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn get(&self) -> Duration {
+        *self.value.get_or_init(|| {
+            std::env::var(self.var)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map_or(Duration::ZERO, Duration::from_millis)
+        })
+    }
 }
 
 /// Per-process sequence for unique cookies.
@@ -795,7 +814,7 @@ impl Pumps {
         stderr: Option<OwnedFd>,
         control: Option<OwnedFd>,
     ) -> io::Result<Self> {
-        let delay = test_delay(TEST_DELAY_PUMPS);
+        let delay = TEST_DELAY_PUMPS.get();
         if !delay.is_zero() {
             std::thread::sleep(delay);
         }

@@ -679,27 +679,11 @@ impl Ctx<'_> {
             }
         };
         let record = StepRecord {
-            id: step.id.clone(),
-            name: step.name.clone(),
-            parent: None,
-            status,
-            exit_code,
-            signal: None,
-            started_at: iso(started_at),
             finished_at: iso(started_at + elapsed),
             wall_ms: wall.as_secs_f64() * 1e3,
-            cpu_user_ms: None,
-            cpu_sys_ms: None,
-            peak_rss_bytes: None,
-            cgroup: None,
-            measurement: "docker-api".into(),
             resources,
-            containers: None,
-            metrics: Vec::new(),
             phases,
-            leftover_processes: None,
-            log: None,
-            harness: None,
+            ..unmeasured(step, status, exit_code, started_at, "docker-api")
         };
         StepRun {
             record,
@@ -802,6 +786,40 @@ impl Ctx<'_> {
     }
 }
 
+/// The record of a step the harness did not measure as a process (a container probe, a
+/// step that never started): its outcome at `at`, no duration, no resources.
+fn unmeasured(
+    step: &Step,
+    status: Status,
+    exit_code: i32,
+    at: SystemTime,
+    measurement: &str,
+) -> StepRecord {
+    StepRecord {
+        id: step.id.clone(),
+        name: step.name.clone(),
+        parent: None,
+        status,
+        exit_code,
+        signal: None,
+        started_at: iso(at),
+        finished_at: iso(at),
+        wall_ms: 0.0,
+        cpu_user_ms: None,
+        cpu_sys_ms: None,
+        peak_rss_bytes: None,
+        cgroup: None,
+        measurement: measurement.into(),
+        resources: Default::default(),
+        containers: None,
+        metrics: Vec::new(),
+        phases: Vec::new(),
+        leftover_processes: None,
+        log: None,
+        harness: None,
+    }
+}
+
 /// The record of a step that never started (missing shell or working directory, a
 /// control FIFO that cannot be made, …): failed with a shell-style exit code (127 not
 /// found, 126 not executable, else 1), or interrupted when the run was cancelled first.
@@ -816,29 +834,7 @@ fn not_started(step: &Step, at: SystemTime, e: &exec::ExecError) -> StepRun {
         exec::ExecError::Io { .. } => (Status::Failed, 1),
     };
     let cause = format!("did not start: {}", crate::error::chain(e));
-    let record = StepRecord {
-        id: step.id.clone(),
-        name: step.name.clone(),
-        parent: None,
-        status,
-        exit_code,
-        signal: None,
-        started_at: iso(at),
-        finished_at: iso(at),
-        wall_ms: 0.0,
-        cpu_user_ms: None,
-        cpu_sys_ms: None,
-        peak_rss_bytes: None,
-        cgroup: None,
-        measurement: "none".into(),
-        resources: Default::default(),
-        containers: None,
-        metrics: Vec::new(),
-        phases: Vec::new(),
-        leftover_processes: None,
-        log: None,
-        harness: None,
-    };
+    let record = unmeasured(step, status, exit_code, at, "none");
     StepRun {
         record,
         tail: vec![cause.clone()],

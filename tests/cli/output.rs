@@ -3,10 +3,10 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::Stdio;
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helper::bench;
+use crate::helper::{Bench, bench};
 
 const QUIET: &str = "[monitor]\nenabled = false\ndocker = \"off\"\n";
 
@@ -107,10 +107,9 @@ fn a_receipt_name_taken_by_someone_elses_file_is_refused() {
     );
 }
 
-#[test]
-fn a_second_invocation_on_the_same_output_says_who_holds_it() {
-    let b = bench().suite(&suite(1, 0, "touch started; sleep 3"));
-    let mut first = b
+/// `benchmark run -q` in the background, returned once its step has touched `started`.
+fn start_first(b: &Bench) -> Child {
+    let first = b
         .command()
         .args(["run", "-q"])
         .stdout(Stdio::null())
@@ -125,6 +124,13 @@ fn a_second_invocation_on_the_same_output_says_who_holds_it() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+    first
+}
+
+#[test]
+fn a_second_invocation_on_the_same_output_says_who_holds_it() {
+    let b = bench().suite(&suite(1, 0, "touch started; sleep 3"));
+    let mut first = start_first(&b);
     let second = b
         .run_args(&["run", "-q"])
         .code(2)
@@ -150,21 +156,7 @@ fn a_second_invocation_on_the_same_output_says_who_holds_it() {
 #[test]
 fn the_lock_of_a_killed_invocation_is_released() {
     let b = bench().suite(&suite(1, 0, "touch started; sleep 2"));
-    let mut first = b
-        .command()
-        .args(["run", "-q"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    while !b.path("started").exists() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "the first run never started"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut first = start_first(&b);
     // SIGKILL: the kernel drops the lock. The orphaned `sleep` is still running, and
     // must not hold it (the lock file is close-on-exec).
     first.kill().unwrap();

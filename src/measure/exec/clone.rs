@@ -169,7 +169,7 @@ pub(super) fn spawn_joined(
         .map(|c| cstring(c.as_os_str().as_bytes().to_vec()))
         .transpose()?;
 
-    let delay = super::test_delay(super::TEST_DELAY_JOIN);
+    let delay = super::TEST_DELAY_JOIN.get();
     let candidate_ptrs = null_terminated(&candidates);
     let argv_ptrs = null_terminated(&argv);
     let envp_ptrs = null_terminated(&envp);
