@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
+use crate::format::bytes;
 use crate::measure::platform::Platform;
-use crate::runner::preflight::bytes;
 
 /// The image's baked-in suite (`cargo xtask image --suite` puts it here).
 pub const DEFAULT_SUITE: &str = "/workspace/benchmark.toml";

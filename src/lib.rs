@@ -9,6 +9,7 @@ pub mod control;
 pub mod docker;
 pub mod entrypoint;
 pub mod error;
+pub mod format;
 pub mod measure;
 pub mod receipt;
 pub mod report;

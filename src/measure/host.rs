@@ -118,7 +118,7 @@ pub fn warnings(before: &HostState, after: Option<&HostState>, cores: usize) -> 
         out.push(format!(
             "{} of swap was in use: a step that touches swapped-out memory waits for the disk \
              — free memory, or empty swap with `sudo swapoff -a && sudo swapon -a`, then rerun",
-            human_bytes(used)
+            crate::format::bytes(used)
         ));
     }
 
@@ -229,21 +229,6 @@ fn cpu_ranges(cpus: &[u32]) -> String {
         i += 1;
     }
     out.join(", ")
-}
-
-fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} bytes")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }
 
 #[cfg(test)]
@@ -399,8 +384,6 @@ mod tests {
     fn formatting_helpers() {
         assert_eq!(cpu_ranges(&[0, 1, 2, 3, 6, 8, 9]), "0-3, 6, 8-9");
         assert_eq!(cpu_ranges(&[]), "");
-        assert_eq!(human_bytes(512), "512 bytes");
-        assert_eq!(human_bytes(3 << 30), "3.0 GiB");
     }
 
     #[test]

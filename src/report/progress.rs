@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::format::ms;
 use crate::receipt::{Status, StepRecord};
-use crate::report::table::ms;
 use crate::runner::Progress;
 
 /// Choose the display for stderr.

@@ -3,23 +3,9 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, ContentArrangement, Table};
 
+use crate::format::{bytes, ms, num};
 use crate::receipt::{StepSummary, Summary};
-use crate::runner::preflight::bytes;
 use crate::stats::Stats;
-
-/// Format milliseconds with a unit that keeps 3–4 significant digits.
-pub fn ms(v: f64) -> String {
-    let a = v.abs();
-    if a >= 60_000.0 {
-        format!("{:.1} min", v / 60_000.0)
-    } else if a >= 1000.0 {
-        format!("{:.3} s", v / 1000.0)
-    } else if a >= 1.0 {
-        format!("{v:.2} ms")
-    } else {
-        format!("{:.1} µs", v * 1000.0)
-    }
-}
 
 fn opt(s: Option<&Stats>, f: impl Fn(&Stats) -> String) -> String {
     s.map_or_else(|| "—".to_owned(), f)
@@ -153,24 +139,6 @@ fn metrics(summary: &Summary) -> String {
     out
 }
 
-/// Four significant digits, no exponent in the usual range, no trailing zeros.
-fn num(v: f64) -> String {
-    if v == 0.0 || !v.is_finite() {
-        return format!("{v}");
-    }
-    if v.abs() >= 1e9 || v.abs() < 1e-3 {
-        return format!("{v:.3e}");
-    }
-    let digits = v.abs().log10().floor() as i32;
-    let decimals = (3 - digits).max(0) as usize;
-    let s = format!("{v:.decimals$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_owned()
-    } else {
-        s
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,24 +200,5 @@ mod tests {
         // A cgroup measured this one's whole tree.
         summary.steps[0].cgroup_memory_peak_bytes = summarize(&[210.7 * 1048576.0]);
         insta::assert_snapshot!(render(&summary));
-    }
-
-    #[test]
-    fn durations_pick_readable_units() {
-        assert_eq!(ms(0.0123), "12.3 µs");
-        assert_eq!(ms(12.345), "12.35 ms");
-        assert_eq!(ms(1234.5), "1.234 s");
-        assert_eq!(ms(90_000.0), "1.5 min");
-    }
-
-    #[test]
-    fn numbers_drop_trailing_zeros() {
-        assert_eq!(num(205.0), "205");
-        assert_eq!(num(1.25), "1.25");
-        assert_eq!(num(1313.94), "1314");
-        assert_eq!(num(500.799), "500.8");
-        assert_eq!(num(0.012345), "0.01235");
-        assert_eq!(num(12_345_678.0), "12345678");
-        assert_eq!(num(2.5e10), "2.500e10");
     }
 }

@@ -1,5 +1,6 @@
 //! Pre-flight: the suite's requirements checked before anything runs (exit 4 on failure).
 
+use crate::format::bytes;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -169,22 +170,6 @@ fn available_memory() -> Option<u64> {
     Some(sys.available_memory())
 }
 
-/// Human-readable binary size.
-pub fn bytes(b: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = b as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i < UNITS.len() - 1 {
-        v /= 1024.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", UNITS[i])
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,12 +178,5 @@ mod tests {
     fn finds_sh_and_not_nonsense() {
         assert!(find_on_path("sh").is_some());
         assert!(find_on_path("definitely-not-a-command-xyz").is_none());
-    }
-
-    #[test]
-    fn formats_bytes() {
-        assert_eq!(bytes(512), "512 B");
-        assert_eq!(bytes(10 << 30), "10.0 GiB");
-        assert_eq!(bytes(1536), "1.5 KiB");
     }
 }

@@ -13,10 +13,9 @@ use anyhow::Context;
 use super::SUBSTEPS_FILE;
 use super::record::{self, StepSink};
 use crate::error::Error;
+use crate::format::{bytes, ms};
 use crate::measure::cancel::Cancel;
 use crate::measure::exec::{self, ExecError, ExecSpec};
-use crate::report::table::ms;
-use crate::runner::preflight::bytes;
 
 /// Run the command; return the exit code to pass through.
 pub fn run(name: &str, command: &[OsString], timeout: Option<Duration>) -> Result<i32, Error> {
