@@ -9,11 +9,12 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::error::{Error, ExitKind};
+use crate::event::Event;
 use crate::measure::cancel::Cancel;
 use crate::measure::platform;
 use crate::receipt::SchemaKind;
 use crate::suite::{self, PlanOptions, Suite};
-use crate::{entrypoint, report, runner, workload};
+use crate::{entrypoint, pipeline, report, runner, workload};
 
 /// The reproducible benchmark appliance: timed suites, kernel-accounted resources,
 /// statistics, receipts and verdicts.
@@ -207,7 +208,7 @@ fn run(args: RunArgs) -> Result<ExitKind, Error> {
         reproduce: reproduce_command(&plan),
     };
     let mut progress = report::progress::for_stderr(args.quiet);
-    progress.message(&format!(
+    progress.event(&Event::Message(&format!(
         "suite `{}` ({}): {} step(s), {} warm-up + {} measured run(s){}",
         plan.suite.name,
         plan.suite.source.display(),
@@ -218,8 +219,14 @@ fn run(args: RunArgs) -> Result<ExitKind, Error> {
             .as_deref()
             .map(|m| format!(", mode `{m}`"))
             .unwrap_or_default(),
-    ));
-    let outcome = runner::run(&plan, &opts, &cancel, progress.as_mut())?;
+    )));
+    let outcome = pipeline::run(
+        &plan,
+        &opts,
+        &cancel,
+        &mut runner::Processes,
+        progress.as_mut(),
+    )?;
     drop(progress);
     let printed = if args.json {
         print_json(&outcome.summary)

@@ -60,6 +60,11 @@ pub fn fixed4(v: f64) -> String {
     format!("{v:.decimals$}")
 }
 
+/// A receipt's timestamp: ISO 8601 UTC with microseconds.
+pub fn iso(t: std::time::SystemTime) -> String {
+    humantime::format_rfc3339_micros(t).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

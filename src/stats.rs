@@ -14,7 +14,7 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 /// All values are in the unit of the samples (the receipt field's name carries it, e.g.
 /// `wall_ms`), except `n` (a count) and `cv` (a dimensionless fraction).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct Stats {
     /// Number of samples.
     pub n: usize,
@@ -45,6 +45,10 @@ pub struct Stats {
     /// Upper bound of the 95% confidence interval of the mean (Student's t);
     /// `null` when `n < 2`.
     pub ci95_high: Option<f64>,
+    /// Every sample, in the order given (a receipt's: by run), so that a stored receipt
+    /// can be tested against another. Empty in receipts of schema version 1.
+    #[serde(default)]
+    pub samples: Vec<f64>,
 }
 
 /// Summarises `samples` (in any order) into a [`Stats`].
@@ -111,6 +115,7 @@ pub fn summarize(samples: &[f64]) -> Option<Stats> {
         p99: percentile_sorted(&sorted, 0.99),
         ci95_low,
         ci95_high,
+        samples: samples.to_vec(),
     })
 }
 
@@ -391,6 +396,7 @@ mod tests {
             p99: 42.0,
             ci95_low: None,
             ci95_high: None,
+            samples: vec![42.0],
         };
         assert_eq!(s, expected);
         assert!(!high_variance(&s, 0.10));
@@ -530,15 +536,19 @@ mod tests {
                 "p90",
                 "p95",
                 "p99",
+                "samples",
                 "stddev"
             ]
         );
         assert_eq!(json["stddev"], serde_json::Value::Null);
         assert_eq!(serde_json::from_value::<Stats>(json.clone()).unwrap(), s);
 
+        // Read tolerantly, published strictly.
         let mut extra = json;
         extra["stdev"] = serde_json::json!(1.0);
-        assert!(serde_json::from_value::<Stats>(extra).is_err());
+        assert_eq!(serde_json::from_value::<Stats>(extra).unwrap(), s);
+        let schema = serde_json::to_value(schemars::schema_for!(Stats)).unwrap();
+        assert_eq!(schema["additionalProperties"], false);
     }
 
     #[test]

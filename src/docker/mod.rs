@@ -28,7 +28,7 @@ pub const PING_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the daemon says about itself; recorded in the environment fingerprint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct DaemonInfo {
     /// Engine version, e.g. `27.3.1`.
     pub version: String,

@@ -62,7 +62,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Containers seen over one window (a step).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct ContainerSummary {
     /// Running containers when the window opened.
     pub containers_start: u64,

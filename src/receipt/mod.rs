@@ -1,6 +1,12 @@
 //! Receipts: the versioned JSON contract (`run_N.json`, `summary_<UTC>.json`, `perf.json`),
-//! its published JSON Schema, and atomic writing. Units are in the field names.
+//! its published JSON Schema, reading and atomic writing. Units are in the field names.
+//!
+//! Receipts are read tolerantly: a field this version does not know is ignored, a field
+//! it added since version 1 takes its default, so receipts of older and newer releases
+//! load. The published schema is strict (`additionalProperties: false`): what this
+//! version writes is pinned by it.
 
+pub mod read;
 pub mod write;
 
 use std::collections::BTreeMap;
@@ -12,8 +18,124 @@ use crate::docker::{ContainerSummary, DaemonInfo};
 use crate::measure::ResourceSummary;
 use crate::stats::Stats;
 
-/// Bumped on any incompatible change to the receipts.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Bumped on any incompatible change to the receipts. Version 2: typed warnings, every
+/// sample in each stats object, a failing step's output tail in its run record.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// A warning, typed so that reports can classify it. Version 1 receipts carry plain
+/// strings; they load as warnings of code `other`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Warning {
+    pub code: WarningCode,
+    /// The step it concerns, when it concerns one.
+    pub step: Option<String>,
+    /// The whole warning, as printed.
+    pub message: String,
+}
+
+impl Warning {
+    pub fn new(code: WarningCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            step: None,
+            message: message.into(),
+        }
+    }
+
+    pub fn step(code: WarningCode, step: &str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            step: Some(step.to_owned()),
+            message: message.into(),
+        }
+    }
+
+    /// The same warning, its message prefixed with where it happened (`run 2/5: …`).
+    pub fn prefixed(mut self, prefix: &str) -> Self {
+        self.message = format!("{prefix}: {}", self.message);
+        self
+    }
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// What a warning is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningCode {
+    /// The host was not quiet: load, swap, CPU frequency scaling, …
+    NoisyHost,
+    /// A measure varied more than its runs can average out.
+    HighVariance,
+    /// No per-step cgroup: CPU and memory cover only the waited-for processes.
+    NoCgroup,
+    /// `[monitor] docker = "auto"` found no daemon.
+    DockerMonitorOff,
+    /// Probe containers could not be swept.
+    DockerCleanup,
+    /// A malformed or dropped `::bench::` control line, or a cap on them reached.
+    ControlLine,
+    /// A metric in a unit that cannot be converted to its first one.
+    MetricUnit,
+    /// A malformed `benchmark step` record.
+    SubstepRecord,
+    /// A step timed out and was killed.
+    TimedOut,
+    /// A step failed or did not start.
+    StepFailed,
+    /// A step failed, allowed by `allow_failure`.
+    AllowedFailure,
+    /// A step left processes running.
+    LeftoverProcesses,
+    /// A setup or teardown hook failed, or was skipped.
+    Hook,
+    /// The remaining runs were not run after a failure.
+    StoppedEarly,
+    /// Anything else, and every warning of a version 1 receipt.
+    #[serde(other)]
+    Other,
+}
+
+/// A warning as stored: typed (version 2) or a plain string (version 1).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum WarningRepr {
+    Typed {
+        code: WarningCode,
+        #[serde(default)]
+        step: Option<String>,
+        message: String,
+    },
+    Plain(String),
+}
+
+impl<'de> Deserialize<'de> for Warning {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        WarningRepr::deserialize(d).map(Into::into)
+    }
+}
+
+impl From<WarningRepr> for Warning {
+    fn from(r: WarningRepr) -> Self {
+        match r {
+            WarningRepr::Typed {
+                code,
+                step,
+                message,
+            } => Self {
+                code,
+                step,
+                message,
+            },
+            WarningRepr::Plain(message) => Self::new(WarningCode::Other, message),
+        }
+    }
+}
 
 /// How a step (or a run) ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -27,7 +149,7 @@ pub enum Status {
 
 /// `run_N.json`: one measured run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct RunReceipt {
     pub schema_version: u32,
     /// The suite's name.
@@ -41,12 +163,12 @@ pub struct RunReceipt {
     pub status: Status,
     /// Steps in the order they ran; sub-steps (`benchmark step`) follow their parent.
     pub steps: Vec<StepRecord>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 /// One step of one run, as measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct StepRecord {
     pub id: String,
     pub name: String,
@@ -82,6 +204,10 @@ pub struct StepRecord {
     pub leftover_processes: Option<u64>,
     /// The step's output, relative to the output directory.
     pub log: Option<String>,
+    /// The last lines of output of a step that did not succeed (as the console showed
+    /// them); `null` for a step that succeeded.
+    #[serde(default)]
+    pub output_tail: Option<Vec<String>>,
     /// What the harness itself spent around this step, never part of `wall_ms`; `null`
     /// for steps that are not processes of the harness (container lifecycle probes).
     pub harness: Option<HarnessRecord>,
@@ -91,7 +217,7 @@ pub struct StepRecord {
 /// process is already in its cgroup with its pipes in place and stops at the kernel's
 /// exit notification; what the harness does around that is counted here instead.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct HarnessRecord {
     /// Before the step's clock starts: cgroup, control FIFO, pipes, spawning, joining.
     pub spawn_ms: f64,
@@ -110,7 +236,7 @@ pub struct HarnessRecord {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct CgroupRecord {
     pub cpu_user_ms: Option<f64>,
     pub cpu_sys_ms: Option<f64>,
@@ -122,7 +248,7 @@ pub struct CgroupRecord {
 
 /// A custom metric from a `::bench:: metric` line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct Metric {
     pub name: String,
     pub value: f64,
@@ -131,7 +257,7 @@ pub struct Metric {
 
 /// A phase from `::bench:: phase` lines: it lasts until the next phase or the step's end.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct Phase {
     pub name: String,
     /// Offset from the step's start, milliseconds.
@@ -141,7 +267,7 @@ pub struct Phase {
 
 /// `summary_<UTC>.json` and `perf.json`: the whole invocation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct Summary {
     pub schema_version: u32,
     pub tool: Tool,
@@ -155,19 +281,19 @@ pub struct Summary {
     pub status: Status,
     /// Measured runs completed.
     pub runs: u32,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
     pub steps: Vec<StepSummary>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct Tool {
     pub name: String,
     pub version: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct SuiteInfo {
     pub name: String,
     pub description: Option<String>,
@@ -179,7 +305,7 @@ pub struct SuiteInfo {
 
 /// The environment fingerprint recorded next to every number.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct Environment {
     pub os: String,
     pub arch: String,
@@ -206,7 +332,7 @@ pub struct Environment {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct Measurement {
     /// `wait4`, `wait4+cgroup-v2`, `wait4+cgroup-v1`, `wait4+cgroup-hybrid`.
     pub method: String,
@@ -216,7 +342,7 @@ pub struct Measurement {
 
 /// The background sampler and its own cost.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct SamplerInfo {
     pub backend: String,
     pub interval_ms: f64,
@@ -228,7 +354,7 @@ pub struct SamplerInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct Options {
     pub mode: Option<String>,
     pub runs: u32,
@@ -238,7 +364,7 @@ pub struct Options {
 
 /// Aggregate statistics of one step over the measured runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct StepSummary {
     pub id: String,
     pub name: String,
@@ -263,7 +389,7 @@ pub struct StepSummary {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct ResourceStats {
     pub cpu_avg_pct: Option<Stats>,
     pub cpu_peak_pct: Option<Stats>,
@@ -273,7 +399,7 @@ pub struct ResourceStats {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct ContainerStats {
     /// Most running containers at once, per run.
     pub containers_peak: Stats,
@@ -284,7 +410,7 @@ pub struct ContainerStats {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct PhaseSummary {
     pub name: String,
     /// Offset of the phase's start from the step's start.
@@ -293,7 +419,7 @@ pub struct PhaseSummary {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct MetricSummary {
     pub unit: Option<String>,
     pub stats: Stats,

@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::event::{Event, Reporter};
 use crate::format::ms;
 use crate::receipt::{Status, StepRecord};
-use crate::runner::Progress;
 
 /// Choose the display for stderr.
-pub fn for_stderr(quiet: bool) -> Box<dyn Progress> {
+pub fn for_stderr(quiet: bool) -> Box<dyn Reporter> {
     if quiet {
         Box::new(Quiet)
     } else if std::io::stderr().is_terminal() {
@@ -73,21 +73,18 @@ pub fn to_stderr(text: &str) {
 #[derive(Debug)]
 struct Lines;
 
-impl Progress for Lines {
-    fn run_started(&mut self, label: &str) {
-        to_stderr(&format!("{label}\n"));
-    }
-    fn step_started(&mut self, _: &str, _: &str) {}
-    fn step_finished(&mut self, r: &StepRecord, tail: &[String]) {
-        let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "{}", step_line(r));
-        if let Some(t) = tail_block(r, tail) {
-            let _ = write!(err, "{t}");
+impl Reporter for Lines {
+    fn event(&mut self, event: &Event<'_>) {
+        match *event {
+            Event::RunStarted { label } => to_stderr(&format!("{label}\n")),
+            Event::StepFinished { record, tail } => {
+                let mut text = format!("{}\n", step_line(record));
+                text.push_str(&tail_block(record, tail).unwrap_or_default());
+                to_stderr(&text);
+            }
+            Event::Message(text) => to_stderr(&format!("{text}\n")),
+            Event::StepStarted { .. } | Event::RunFinished { .. } => {}
         }
-    }
-    fn run_finished(&mut self, _: &str, _: Status) {}
-    fn message(&mut self, text: &str) {
-        to_stderr(&format!("{text}\n"));
     }
 }
 
@@ -95,7 +92,6 @@ impl Progress for Lines {
 #[derive(Debug)]
 struct Spinner {
     bar: ProgressBar,
-    label: String,
 }
 
 impl Spinner {
@@ -105,35 +101,31 @@ impl Spinner {
             ProgressStyle::with_template("{spinner} {prefix} · {msg} {elapsed:.dim}")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
-        Self {
-            bar,
-            label: String::new(),
-        }
+        Self { bar }
     }
 }
 
-impl Progress for Spinner {
-    fn run_started(&mut self, label: &str) {
-        self.label = label.to_owned();
-        self.bar.println(label);
-        self.bar.set_prefix(label.to_owned());
-        self.bar.enable_steady_tick(Duration::from_millis(100));
-    }
-    fn step_started(&mut self, id: &str, _name: &str) {
-        self.bar.reset_elapsed();
-        self.bar.set_message(id.to_owned());
-    }
-    fn step_finished(&mut self, r: &StepRecord, tail: &[String]) {
-        self.bar.println(step_line(r));
-        if let Some(t) = tail_block(r, tail) {
-            self.bar.println(t.trim_end());
+impl Reporter for Spinner {
+    fn event(&mut self, event: &Event<'_>) {
+        match *event {
+            Event::RunStarted { label } => {
+                self.bar.println(label);
+                self.bar.set_prefix(label.to_owned());
+                self.bar.enable_steady_tick(Duration::from_millis(100));
+            }
+            Event::StepStarted { id, .. } => {
+                self.bar.reset_elapsed();
+                self.bar.set_message(id.to_owned());
+            }
+            Event::StepFinished { record, tail } => {
+                self.bar.println(step_line(record));
+                if let Some(t) = tail_block(record, tail) {
+                    self.bar.println(t.trim_end());
+                }
+            }
+            Event::RunFinished { .. } => self.bar.set_message(""),
+            Event::Message(text) => self.bar.println(text),
         }
-    }
-    fn run_finished(&mut self, _: &str, _: Status) {
-        self.bar.set_message("");
-    }
-    fn message(&mut self, text: &str) {
-        self.bar.println(text);
     }
 }
 
@@ -147,10 +139,6 @@ impl Drop for Spinner {
 #[derive(Debug)]
 struct Quiet;
 
-impl Progress for Quiet {
-    fn run_started(&mut self, _: &str) {}
-    fn step_started(&mut self, _: &str, _: &str) {}
-    fn step_finished(&mut self, _: &StepRecord, _: &[String]) {}
-    fn run_finished(&mut self, _: &str, _: Status) {}
-    fn message(&mut self, _: &str) {}
+impl Reporter for Quiet {
+    fn event(&mut self, _: &Event<'_>) {}
 }

@@ -1,12 +1,15 @@
-//! The runner: pre-flight, warm-up and measured runs (setup → steps → teardown), receipts
-//! after every run, statistics and warnings at the end. It drives [`crate::measure`] and
-//! reports progress through [`Progress`]; it renders nothing itself.
+//! The runner: pre-flight, warm-up and measured runs (setup → steps → teardown), each
+//! run's receipt written as it ends. It drives [`crate::measure`] through an
+//! [`Executor`], tells reporters what happens through [`Event`]s, and hands on what it
+//! measured ([`Runs`]); assembling the summary, judging it and rendering it come after
+//! it ([`crate::pipeline`]).
 
-pub mod aggregate;
 pub mod output;
 pub mod preflight;
 pub(crate) mod record;
 pub mod substep;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -18,22 +21,23 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, Result};
 
 use crate::docker::probe::ProbeSpec;
-use crate::docker::{self, DockerError, Monitor};
-use crate::error::{Error, ExitKind};
+use crate::docker::{self, DaemonInfo, DockerError, Monitor};
+use crate::error::Error;
+use crate::event::{Event, Reporter};
 use crate::measure::cancel::Cancel;
-use crate::measure::exec::{self, ExecSpec, Leftovers};
+use crate::measure::exec::{self, ExecError, ExecOutcome, ExecSpec, Leftovers, OutputSink};
+use crate::measure::host::{self, HostState};
+use crate::measure::platform::{self, Platform};
 use crate::measure::sampler::Sampler;
-use crate::measure::{host, platform};
-use crate::receipt::Phase;
 use crate::receipt::{
-    self, Environment, Measurement, Options, RunReceipt, SamplerInfo, Status, StepRecord,
-    SuiteInfo, Summary, Tool,
+    self, Phase, RunReceipt, SamplerInfo, Status, StepRecord, Warning, WarningCode as Code,
 };
 use crate::suite::{DockerMode, Hook, Plan, Step, StepKind};
 
 /// A container probe's limit when neither the step nor the run sets one.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(300);
-use record::{StepSink, iso};
+use crate::format::iso;
+use record::StepSink;
 
 /// Environment variables whose values are safe to record by default.
 pub const DEFAULT_ENV_ALLOW: &[&str] = &[
@@ -62,47 +66,70 @@ pub struct RunOptions {
     pub reproduce: String,
 }
 
-/// What the runner tells the console as it goes.
-pub trait Progress {
-    fn run_started(&mut self, label: &str);
-    fn step_started(&mut self, id: &str, name: &str);
-    fn step_finished(&mut self, record: &StepRecord, tail: &[String]);
-    fn run_finished(&mut self, label: &str, status: Status);
-    fn message(&mut self, text: &str);
+/// Runs one process of a step or hook and measures it. [`Processes`] is the real one;
+/// tests substitute a deterministic one, so that every path after the runner (summary,
+/// gates, comparisons, exit codes) is tested end to end without real processes.
+pub trait Executor {
+    fn execute(
+        &mut self,
+        spec: &ExecSpec,
+        sink: &mut dyn OutputSink,
+        cancel: &Cancel,
+    ) -> Result<ExecOutcome, ExecError>;
 }
 
-/// The result of a whole invocation.
+/// Real processes, measured by [`crate::measure::exec`].
+#[derive(Debug, Default)]
+pub struct Processes;
+
+impl Executor for Processes {
+    fn execute(
+        &mut self,
+        spec: &ExecSpec,
+        sink: &mut dyn OutputSink,
+        cancel: &Cancel,
+    ) -> Result<ExecOutcome, ExecError> {
+        exec::execute(spec, sink, cancel)
+    }
+}
+
+/// What the runner measured and observed, handed on to the summary.
 #[derive(Debug)]
-pub struct Outcome {
-    pub summary: Summary,
-    pub exit: ExitKind,
-    pub summary_path: PathBuf,
+pub struct Runs {
+    /// Measured runs that completed (failed ones included), in order.
+    pub completed: Vec<RunReceipt>,
+    pub status: Status,
+    /// Run-level warnings (each run's own are in its receipt too).
+    pub warnings: Vec<Warning>,
+    pub method: exec::Method,
+    pub platform: Platform,
+    pub host_before: HostState,
+    pub host_after: HostState,
+    pub sampler: Option<SamplerInfo>,
+    pub docker: Option<DaemonInfo>,
+    pub docker_monitor: Option<SamplerInfo>,
+    /// Values of the allow-listed environment variables, as the steps saw them.
+    pub env: BTreeMap<String, String>,
+    pub started_at: SystemTime,
+    pub finished_at: SystemTime,
 }
 
-/// Run a plan end to end.
+/// Run a plan: pre-flight, then every warm-up and measured run. Each measured run's
+/// receipt is in `opts.output` when it ends (fsyncs batched, all done on return).
 pub fn run(
     plan: &Plan,
     opts: &RunOptions,
     cancel: &Cancel,
-    progress: &mut dyn Progress,
-) -> Result<Outcome, Error> {
+    executor: &mut dyn Executor,
+    events: &mut dyn Reporter,
+) -> Result<Runs, Error> {
     let suite = &plan.suite;
-    let out = output::OutputDir::prepare(
-        &opts.output,
-        opts.keep_logs,
-        output::Written {
-            runs: plan.runs,
-            warmups: plan.warmup,
-            steps: plan.steps.iter().map(|s| s.id.clone()).collect(),
-        },
-    )?;
-
     let mut pre = preflight::run(suite, cancel);
     // Interrupted while checking: the runs below stop at once, as interrupted.
     if !pre.failures.is_empty() && !cancel.is_cancelled() {
         return Err(Error::Preflight(pre.failures));
     }
-    let mut warnings: Vec<String> = Vec::new();
+    let mut warnings: Vec<Warning> = Vec::new();
     let monitor = match suite.monitor.docker {
         DockerMode::Off => None,
         // Started by the pre-flight (none when interrupted).
@@ -128,6 +155,7 @@ pub fn run(
         plan,
         opts,
         cancel,
+        executor,
         sampler: sampler.as_ref(),
         monitor: monitor.as_ref(),
         fifo_dir: fifo_dir.path().to_owned(),
@@ -159,10 +187,13 @@ pub fn run(
         } else {
             format!("run {number}/{}", plan.runs)
         };
-        progress.run_started(&label);
-        let run = ctx.one_run(warmup, number, progress)?;
-        progress.run_finished(&label, run.status);
-        warnings.extend(run.warnings.iter().map(|w| format!("{label}: {w}")));
+        events.event(&Event::RunStarted { label: &label });
+        let run = ctx.one_run(warmup, number, events)?;
+        events.event(&Event::RunFinished {
+            label: &label,
+            status: run.status,
+        });
+        warnings.extend(run.warnings.iter().map(|w| w.clone().prefixed(&label)));
         if !warmup && run.status != Status::Interrupted {
             run_receipts
                 .json(&opts.output.join(format!("run_{number}.json")), &run)
@@ -181,9 +212,9 @@ pub fn run(
                 }
                 if warmup || !suite.keep_going {
                     if i + 1 < total {
-                        warnings.push(format!(
+                        warnings.push(Warning::new(Code::StoppedEarly, format!(
                             "stopped after the failure in {label}; set `keep_going = true` in [suite] to run the remaining runs"
-                        ));
+                        )));
                     }
                     break;
                 }
@@ -223,99 +254,34 @@ pub fn run(
             cpu_pct_of_core: cost.pct_of_core(),
         }
     });
-    let host_after = host::read();
-    warnings.extend(host::warnings(
-        &host_before,
-        Some(&host_after),
-        platform.cores,
-    ));
-    let (steps, variance) = aggregate::summarize_steps(&completed);
-    warnings.extend(variance);
-    if method.name == "wait4"
-        && let Some(note) = &method.note
-    {
-        warnings.push(format!(
-            "no per-step cgroup ({note}): CPU and memory cover only the processes each step waited for"
-        ));
-    }
-
+    run_receipts
+        .finish()
+        .map_err(|e| receipt_error(&e, &opts.output))?;
     let env_allow: Vec<&str> = DEFAULT_ENV_ALLOW
         .iter()
         .copied()
         .chain(suite.env_allow.iter().map(String::as_str))
         .collect();
-    let summary = Summary {
-        schema_version: receipt::SCHEMA_VERSION,
-        tool: Tool {
-            name: "benchmark".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        },
-        suite: SuiteInfo {
-            name: suite.name.clone(),
-            description: suite.description.clone(),
-            file: suite.source.path.as_ref().map(|p| p.display().to_string()),
-            sha256: suite.source.sha256.clone(),
-        },
-        reproduce: opts.reproduce.clone(),
-        environment: Environment {
-            os: platform.os,
-            arch: platform.arch,
-            nix_system: platform.nix_system,
-            is_wsl: platform.is_wsl,
-            docker_arch: platform.docker_arch,
-            cpu_model: platform.cpu_model,
-            cores: platform.cores,
-            physical_cores: platform.physical_cores,
-            memory_bytes: platform.memory_bytes,
-            kernel: platform.kernel,
-            virtualization: platform.virtualization,
-            container: platform.container,
-            hostname: platform.hostname,
-            measurement: Measurement {
-                method: method.name,
-                note: method.note,
-            },
-            sampler: sampler_info,
-            docker: docker_info,
-            docker_monitor: monitor_info,
-            env: allowed_env(&env_allow),
-        },
-        options: Options {
-            mode: plan.mode.clone(),
-            runs: plan.runs,
-            warmup: plan.warmup,
-            keep_logs: opts.keep_logs,
-        },
-        started_at: iso(started_at),
-        finished_at: iso(SystemTime::now()),
+    Ok(Runs {
+        completed,
         status,
-        runs: completed.len() as u32,
         warnings,
-        steps,
-    };
-    // Nanoseconds: two invocations in one second keep both summaries.
-    let summary_path = out.summary_path(started_at);
-    run_receipts
-        .finish()
-        .and_then(|()| receipt::write::json_atomic(&summary_path, &summary))
-        .and_then(|()| receipt::write::json_atomic(&opts.output.join("perf.json"), &summary))
-        .map_err(|e| receipt_error(&e, &opts.output))?;
-    out.finish();
-    let exit = match status {
-        Status::Ok => ExitKind::Ok,
-        Status::Interrupted => ExitKind::Interrupted,
-        Status::Failed | Status::TimedOut => ExitKind::StepFailed,
-    };
-    Ok(Outcome {
-        summary,
-        exit,
-        summary_path,
+        method,
+        platform,
+        host_before,
+        host_after: host::read(),
+        sampler: sampler_info,
+        docker: docker_info,
+        docker_monitor: monitor_info,
+        env: allowed_env(&env_allow),
+        started_at,
+        finished_at: SystemTime::now(),
     })
 }
 
 /// A receipt that could not be written, with its cause (ENOSPC, EFBIG, EACCES…) and what
 /// to do about it.
-fn receipt_error(e: &anyhow::Error, out: &Path) -> Error {
+pub(crate) fn receipt_error(e: &anyhow::Error, out: &Path) -> Error {
     Error::Other(anyhow::anyhow!(
         "{}; free space in {} (or lift the limit that stops the write), or choose another directory with --output",
         crate::error::chain(e.as_ref()),
@@ -329,16 +295,16 @@ fn receipt_error(e: &anyhow::Error, out: &Path) -> Error {
 fn auto_monitor(
     interval: Duration,
     cancel: &Cancel,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Option<Monitor> {
     match Monitor::start_until(&docker::default_host(), interval, &|| cancel.is_cancelled()) {
         Ok(m) => Some(m),
         Err(_) if cancel.is_cancelled() => None,
         Err(e) => {
-            warnings.push(format!(
+            warnings.push(Warning::new(Code::DockerMonitorOff, format!(
                 "container monitoring is off ([monitor] docker = \"auto\"): {}; set docker = \"off\" to silence this",
                 crate::error::chain(&e)
-            ));
+            )));
             None
         }
     }
@@ -395,6 +361,7 @@ struct Ctx<'a> {
     plan: &'a Plan,
     opts: &'a RunOptions,
     cancel: &'a Cancel,
+    executor: &'a mut dyn Executor,
     sampler: Option<&'a Sampler>,
     monitor: Option<&'a Monitor>,
     fifo_dir: PathBuf,
@@ -410,7 +377,7 @@ impl Ctx<'_> {
         &mut self,
         warmup: bool,
         number: u32,
-        progress: &mut dyn Progress,
+        events: &mut dyn Reporter,
     ) -> Result<RunReceipt> {
         let plan = self.plan;
         let dir_name = if warmup {
@@ -436,7 +403,7 @@ impl Ctx<'_> {
 
         for hook in &plan.suite.setup {
             if let Err(w) = self.hook(hook, &run_env, self.cancel, deadline, &mut leftovers) {
-                warnings.push(w);
+                warnings.push(Warning::new(Code::Hook, w));
                 status = if self.cancel.is_cancelled() {
                     Status::Interrupted
                 } else {
@@ -451,26 +418,30 @@ impl Ctx<'_> {
                     status = Status::Interrupted;
                     break;
                 }
-                progress.step_started(&step.id, &step.name);
+                events.event(&Event::StepStarted {
+                    id: &step.id,
+                    name: &step.name,
+                });
                 let StepRun {
                     record,
                     tail,
                     leftovers: mut left,
                     errors,
                 } = self.step(step, &run_env, &dir_name, deadline)?;
-                warnings.extend(
-                    errors
-                        .into_iter()
-                        .map(|e| format!("step `{}`: {e}", step.id)),
-                );
+                warnings.extend(errors.into_iter().map(|(code, e)| {
+                    Warning::step(code, &step.id, format!("step `{}`: {e}", step.id))
+                }));
                 if let Some(n) = record.leftover_processes.filter(|n| *n > 0) {
-                    warnings.push(format!(
+                    warnings.push(Warning::step(Code::LeftoverProcesses, &step.id, format!(
                         "step `{}` left {n} process(es) running; they are stopped after the run's teardown",
                         step.id
-                    ));
+                    )));
                 }
                 leftovers.extend(left.take());
-                progress.step_finished(&record, &tail);
+                events.event(&Event::StepFinished {
+                    record: &record,
+                    tail: &tail,
+                });
                 let step_status = record.status;
                 steps.push(record);
                 // Steps recorded from inside this one with `benchmark step`.
@@ -478,7 +449,10 @@ impl Ctx<'_> {
                     read_substeps(&run_dir.join(SUBSTEPS_FILE), &mut substeps_offset);
                 warnings.extend(sub_warnings);
                 for s in subs {
-                    progress.step_finished(&s, &[]);
+                    events.event(&Event::StepFinished {
+                        record: &s,
+                        tail: &[],
+                    });
                     steps.push(s);
                 }
                 match step_status {
@@ -487,9 +461,10 @@ impl Ctx<'_> {
                         status = Status::Interrupted;
                         break;
                     }
-                    _ if step.allow_failure => warnings.push(format!(
-                        "step `{}` failed (allowed by `allow_failure`)",
-                        step.id
+                    _ if step.allow_failure => warnings.push(Warning::step(
+                        Code::AllowedFailure,
+                        &step.id,
+                        format!("step `{}` failed (allowed by `allow_failure`)", step.id),
                     )),
                     s => {
                         status = s;
@@ -504,11 +479,14 @@ impl Ctx<'_> {
         let teardown_cancel = self.cancel.hard();
         for hook in &plan.suite.teardown {
             if teardown_cancel.is_cancelled() {
-                warnings.push(format!("{} skipped: interrupted a second time", hook.name));
+                warnings.push(Warning::new(
+                    Code::Hook,
+                    format!("{} skipped: interrupted a second time", hook.name),
+                ));
                 continue;
             }
             if let Err(w) = self.hook(hook, &run_env, &teardown_cancel, None, &mut leftovers) {
-                warnings.push(w);
+                warnings.push(Warning::new(Code::Hook, w));
                 if status == Status::Ok {
                     status = Status::Failed;
                 }
@@ -529,9 +507,12 @@ impl Ctx<'_> {
             .any(|s| matches!(s.kind, StepKind::Container { .. }))
             && let Err(e) = self.sweep_probes()
         {
-            warnings.push(format!(
-                "could not sweep probe containers: {}",
-                crate::error::chain(&e)
+            warnings.push(Warning::new(
+                Code::DockerCleanup,
+                format!(
+                    "could not sweep probe containers: {}",
+                    crate::error::chain(&e)
+                ),
             ));
         }
         if status == Status::TimedOut {
@@ -686,10 +667,10 @@ impl Ctx<'_> {
             ..unmeasured(step, status, exit_code, started_at, "docker-api")
         };
         StepRun {
-            record,
+            record: with_tail(record, error.iter().cloned().collect()),
             tail: error.iter().cloned().collect(),
             leftovers: None,
-            errors: error.into_iter().collect(),
+            errors: error.into_iter().map(|e| (Code::StepFailed, e)).collect(),
         }
     }
 
@@ -711,7 +692,7 @@ impl Ctx<'_> {
         spec.control_fifo = Some(fifo);
         let window = self.sampler.map(|s| s.begin());
         let started_at = SystemTime::now();
-        let outcome = match exec::execute(&spec, &mut sink, self.cancel) {
+        let outcome = match self.executor.execute(&spec, &mut sink, self.cancel) {
             Ok(outcome) => outcome,
             // A step that cannot start is a failed step of this run, not the end of the
             // invocation: its run's teardown runs and the summary is written.
@@ -730,17 +711,26 @@ impl Ctx<'_> {
         if self.method.is_none() {
             self.method = Some(outcome.method.clone());
         }
-        let mut errors = sink.heard.errors.clone();
-        errors.extend(sink.heard.dropped());
+        let mut errors: Vec<(Code, String)> = sink
+            .heard
+            .errors
+            .iter()
+            .cloned()
+            .chain(sink.heard.dropped())
+            .map(|e| (Code::ControlLine, e))
+            .collect();
         if status == Status::TimedOut {
-            errors.push(format!(
-                "timed out after {} and was killed with its whole process tree",
-                humantime::format_duration(round_ms(outcome.wall))
+            errors.push((
+                Code::TimedOut,
+                format!(
+                    "timed out after {} and was killed with its whole process tree",
+                    humantime::format_duration(round_ms(outcome.wall))
+                ),
             ));
         }
         let tail = sink.heard.tail.clone();
         Ok(StepRun {
-            record: rec,
+            record: with_tail(rec, tail.clone()),
             tail,
             leftovers: outcome.leftovers,
             errors,
@@ -765,7 +755,9 @@ impl Ctx<'_> {
             Path::new(""),
         );
         let mut sink = StepSink::new(None);
-        let out = exec::execute(&spec, &mut sink, cancel)
+        let out = self
+            .executor
+            .execute(&spec, &mut sink, cancel)
             .map_err(|e| format!("{}: {}", hook.name, crate::error::chain(&e)))?;
         leftovers.extend(out.leftovers);
         if out.interrupted {
@@ -816,8 +808,17 @@ fn unmeasured(
         phases: Vec::new(),
         leftover_processes: None,
         log: None,
+        output_tail: None,
         harness: None,
     }
+}
+
+/// A record with the step's last lines of output, kept only when it did not succeed.
+fn with_tail(mut record: StepRecord, tail: Vec<String>) -> StepRecord {
+    if record.status != Status::Ok && !tail.is_empty() {
+        record.output_tail = Some(tail);
+    }
+    record
 }
 
 /// The record of a step that never started (missing shell or working directory, a
@@ -834,13 +835,16 @@ fn not_started(step: &Step, at: SystemTime, e: &exec::ExecError) -> StepRun {
         exec::ExecError::Io { .. } => (Status::Failed, 1),
     };
     let cause = format!("did not start: {}", crate::error::chain(e));
-    let record = unmeasured(step, status, exit_code, at, "none");
+    let record = with_tail(
+        unmeasured(step, status, exit_code, at, "none"),
+        vec![cause.clone()],
+    );
     StepRun {
         record,
         tail: vec![cause.clone()],
         leftovers: None,
         errors: (status != Status::Interrupted)
-            .then_some(cause)
+            .then_some((Code::StepFailed, cause))
             .into_iter()
             .collect(),
     }
@@ -879,8 +883,8 @@ struct StepRun {
     /// Last lines of output, shown when the step failed.
     tail: Vec<String>,
     leftovers: Option<Leftovers>,
-    /// Warnings (malformed control lines, the timeout).
-    errors: Vec<String>,
+    /// Warnings (malformed control lines, the timeout, a failure to start).
+    errors: Vec<(Code, String)>,
 }
 
 struct RunEnv {
@@ -912,7 +916,7 @@ impl RunEnv {
 }
 
 /// New `benchmark step` records appended since `offset`.
-fn read_substeps(path: &Path, offset: &mut u64) -> (Vec<StepRecord>, Vec<String>) {
+fn read_substeps(path: &Path, offset: &mut u64) -> (Vec<StepRecord>, Vec<Warning>) {
     let Ok(mut f) = OpenOptions::new().read(true).open(path) else {
         return (vec![], vec![]);
     };
@@ -930,7 +934,10 @@ fn read_substeps(path: &Path, offset: &mut u64) -> (Vec<StepRecord>, Vec<String>
         *offset += line.len() as u64;
         match serde_json::from_str::<StepRecord>(&line) {
             Ok(r) => records.push(r),
-            Err(e) => warnings.push(format!("ignored a malformed `benchmark step` record: {e}")),
+            Err(e) => warnings.push(Warning::new(
+                Code::SubstepRecord,
+                format!("ignored a malformed `benchmark step` record: {e}"),
+            )),
         }
         line.clear();
     }

@@ -6,6 +6,7 @@ use std::io::{BufWriter, Write};
 use std::time::{Duration, Instant};
 
 use crate::control::{self, Control, ControlScanner, LineSplitter};
+use crate::format::iso;
 use crate::measure::exec::{ExecOutcome, OutputSink, Stream};
 use crate::measure::{ResourceSummary, Termination};
 use crate::receipt::{CgroupRecord, HarnessRecord, Metric, Phase, Status, StepRecord};
@@ -216,11 +217,6 @@ pub(crate) fn phases(marks: &[(String, Instant)], started: Instant, ended: Insta
         .collect()
 }
 
-/// ISO 8601 UTC with microseconds.
-pub(crate) fn iso(t: std::time::SystemTime) -> String {
-    humantime::format_rfc3339_micros(t).to_string()
-}
-
 /// How the step ended, judged against its expected exit codes.
 pub(crate) fn status(outcome: &ExecOutcome, expect_exit: &[i32]) -> Status {
     if outcome.interrupted {
@@ -288,6 +284,7 @@ pub(crate) fn step_record(
             .and_then(|l| l.count())
             .map(|n| n as u64),
         log: None,
+        output_tail: None,
         harness: Some(HarnessRecord {
             spawn_ms: ms(outcome.harness.spawn),
             cgroup_join_ms: outcome.harness.cgroup_join.map(ms),

@@ -561,7 +561,7 @@ fn docker_preflight_with_a_bogus_docker_host_exits_4_saying_what_to_do() {
     let w = s
         .warnings
         .iter()
-        .filter(|w| w.contains("container monitoring is off"))
+        .filter(|w| w.message.contains("container monitoring is off"))
         .count();
     assert_eq!(w, 1, "{:?}", s.warnings);
     assert!(s.environment.docker.is_none() && s.environment.docker_monitor.is_none());

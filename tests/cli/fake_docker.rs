@@ -325,10 +325,10 @@ fn auto_run_survives(behaviour: Behaviour) {
     let warned: Vec<_> = s
         .warnings
         .iter()
-        .filter(|w| w.contains("container monitoring is off"))
+        .filter(|w| w.message.contains("container monitoring is off"))
         .collect();
     assert_eq!(warned.len(), 1, "{:?}", s.warnings);
-    assert_actionable(warned[0], &fake.host());
+    assert_actionable(&warned[0].message, &fake.host());
 }
 
 #[test]
@@ -373,7 +373,7 @@ fn a_daemon_that_stalls_mid_run_does_not_hold_up_the_end() {
     assert!(
         !s.warnings
             .iter()
-            .any(|w| w.contains("container monitoring")),
+            .any(|w| w.message.contains("container monitoring")),
         "{:?}",
         s.warnings
     );

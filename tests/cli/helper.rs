@@ -141,8 +141,9 @@ pub fn run_receipt_in(out: &Path, n: u32) -> RunReceipt {
     strict(&out.join(format!("run_{n}.json")), SchemaKind::Run)
 }
 
-/// Validate a receipt against the published schema, then deserialize it with the
-/// receipt types (which deny unknown fields), so schema drift fails here.
+/// Validate a receipt against the published schema (which denies unknown fields: the
+/// receipt types read tolerantly, the schema pins what is written), then deserialize it,
+/// so schema drift fails here.
 fn strict<T: serde::de::DeserializeOwned>(path: &Path, kind: SchemaKind) -> T {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let value: serde_json::Value = serde_json::from_str(&text).expect("receipt is JSON");

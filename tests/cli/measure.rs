@@ -101,7 +101,9 @@ fn a_timeout_kills_the_whole_tree_including_an_escaped_daemon() {
         assert_eq!(run.steps[0].status, Status::TimedOut);
         let s = done.summary();
         assert!(
-            s.warnings.iter().any(|w| w.contains("timed out after")),
+            s.warnings
+                .iter()
+                .any(|w| w.message.contains("timed out after")),
             "{:?}",
             s.warnings
         );
@@ -185,7 +187,7 @@ run = 'kill -0 "$(cat server.pid)" && touch alive-at-teardown'
     assert!(
         s.warnings
             .iter()
-            .any(|w| w.contains("left 1 process(es) running")),
+            .any(|w| w.message.contains("left 1 process(es) running")),
         "{:?}",
         s.warnings
     );

@@ -32,9 +32,9 @@ run = "touch teardown-$BENCHMARK_RUN_NUMBER"
     assert!(
         run.warnings
             .iter()
-            .any(|w| w.contains("step `a`: did not start")
-                && w.contains("control FIFO")
-                && w.contains("No such file")),
+            .any(|w| w.message.contains("step `a`: did not start")
+                && w.message.contains("control FIFO")
+                && w.message.contains("No such file")),
         "{:?}",
         run.warnings
     );
@@ -103,13 +103,13 @@ run = 'if [ "$BENCHMARK_RUN_NUMBER" = 1 ]; then {}; fi'
         assert!(
             run.warnings
                 .iter()
-                .any(|w| w.contains("did not start") && w.contains(cause)),
+                .any(|w| w.message.contains("did not start") && w.message.contains(cause)),
             "{what}: {:?}",
             run.warnings
         );
         // The teardown was tried (it cannot start either, and says so).
         assert!(
-            run.warnings.iter().any(|w| w.contains("teardown")),
+            run.warnings.iter().any(|w| w.message.contains("teardown")),
             "{what}: {:?}",
             run.warnings
         );

@@ -35,7 +35,7 @@ run = "sleep 0.3"
     let raw: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(b.path("bench-out/perf.json")).unwrap())
             .unwrap();
-    assert_eq!(raw["schema_version"], 1);
+    assert_eq!(raw["schema_version"], 2);
     assert_eq!(raw["suite"]["name"], "contract");
     for k in [
         "os",

@@ -105,9 +105,9 @@ echo "::bench:: metric bogus not-a-number"
     );
     assert_eq!(s.steps[0].phases[1].duration_ms.n, 2);
     assert!(
-        s.warnings
-            .iter()
-            .any(|w| w.contains("`::bench:: metric bogus not-a-number` ignored")),
+        s.warnings.iter().any(|w| w
+            .message
+            .contains("`::bench:: metric bogus not-a-number` ignored")),
         "{:?}",
         s.warnings
     );
@@ -414,7 +414,7 @@ esac
     assert_eq!(m.stats.mean, 1000.5, "1 ms and 2 s are 1 ms and 2000 ms");
     let warning = "step `units`: metric `lat` is reported in `ms` and, in run(s) 3, in `kB`";
     assert!(
-        s.warnings.iter().any(|w| w.starts_with(warning)),
+        s.warnings.iter().any(|w| w.message.starts_with(warning)),
         "{:?}",
         s.warnings
     );
@@ -446,13 +446,13 @@ printf '::bench:: metric ok 2 ms\n'
     );
     let s = done.summary();
     assert!(
-        s.warnings
-            .iter()
-            .any(|w| w.contains(r"metric `x`: unit `\u{1b}[31mms` contains control characters")),
+        s.warnings.iter().any(|w| w
+            .message
+            .contains(r"metric `x`: unit `\u{1b}[31mms` contains control characters")),
         "{:?}",
         s.warnings
     );
-    assert!(s.warnings.iter().all(|w| !w.contains('\x1b')));
+    assert!(s.warnings.iter().all(|w| !w.message.contains('\x1b')));
     for (what, bytes) in [
         ("stdout", &done.output.stdout),
         ("stderr", &done.output.stderr),

@@ -190,7 +190,7 @@ run = "touch teardown-ran"
     assert!(
         s.warnings
             .iter()
-            .any(|w| w.contains("interrupted a second time")),
+            .any(|w| w.message.contains("interrupted a second time")),
         "{:?}",
         s.warnings
     );

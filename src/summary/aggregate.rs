@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::receipt::{
     ContainerStats, MetricSummary, PhaseSummary, ResourceStats, RunReceipt, Status, StepRecord,
-    StepSummary,
+    StepSummary, Warning, WarningCode,
 };
 use crate::stats::{self, Stats};
 use crate::verdict::quantity::Unit;
@@ -14,7 +14,7 @@ pub const HIGH_CV: f64 = 0.10;
 
 /// Aggregate every step over the runs, in first-seen order. Failed samples are counted
 /// in `failures` and kept out of the statistics.
-pub fn summarize_steps(runs: &[RunReceipt]) -> (Vec<StepSummary>, Vec<String>) {
+pub fn summarize_steps(runs: &[RunReceipt]) -> (Vec<StepSummary>, Vec<Warning>) {
     // A step is known by its parent (for `benchmark step` records) and its id.
     type Key = (Option<String>, String);
     let mut order: Vec<Key> = Vec::new();
@@ -37,22 +37,30 @@ pub fn summarize_steps(runs: &[RunReceipt]) -> (Vec<StepSummary>, Vec<String>) {
             warnings.extend(unit_warnings);
             if !summary.outlier_runs.is_empty() {
                 let runs: Vec<String> = summary.outlier_runs.iter().map(u32::to_string).collect();
-                warnings.push(format!(
-                    "step `{}`: run(s) {} are wall-time outliers (modified z-score > 3.5) — \
-                     something else may have run at the same time",
-                    summary.id,
-                    runs.join(", ")
+                warnings.push(Warning::step(
+                    WarningCode::HighVariance,
+                    &summary.id,
+                    format!(
+                        "step `{}`: run(s) {} are wall-time outliers (modified z-score > 3.5) — \
+                         something else may have run at the same time",
+                        summary.id,
+                        runs.join(", ")
+                    ),
                 ));
             }
             if let Some(w) = summary.wall_ms.as_ref()
                 && stats::high_variance(w, HIGH_CV)
             {
-                warnings.push(format!(
-                    "step `{}`: wall time varies by {:.1}% (CV) over {} runs — treat its numbers as noisy; \
-                     quiet the machine (see other warnings) or raise --runs",
-                    summary.id,
-                    w.cv.unwrap_or(0.0) * 100.0,
-                    w.n
+                warnings.push(Warning::step(
+                    WarningCode::HighVariance,
+                    &summary.id,
+                    format!(
+                        "step `{}`: wall time varies by {:.1}% (CV) over {} runs — treat its numbers \
+                         as noisy; quiet the machine (see other warnings) or raise --runs",
+                        summary.id,
+                        w.cv.unwrap_or(0.0) * 100.0,
+                        w.n
+                    ),
                 ));
             }
             summary
@@ -61,7 +69,7 @@ pub fn summarize_steps(runs: &[RunReceipt]) -> (Vec<StepSummary>, Vec<String>) {
     (steps, warnings)
 }
 
-fn summarize_step(records: &[(u32, &StepRecord)]) -> (StepSummary, Vec<String>) {
+fn summarize_step(records: &[(u32, &StepRecord)]) -> (StepSummary, Vec<Warning>) {
     let (_, first) = records[0];
     let ok: Vec<(u32, &StepRecord)> = records
         .iter()
@@ -106,7 +114,13 @@ fn summarize_step(records: &[(u32, &StepRecord)]) -> (StepSummary, Vec<String>) 
         .into_iter()
         .filter_map(|(name, values)| {
             let (unit, v, rejected) = in_first_unit(&values);
-            warnings.extend(rejected.iter().map(|r| r.warning(&first.id, name, unit)));
+            warnings.extend(rejected.iter().map(|r| {
+                Warning::step(
+                    WarningCode::MetricUnit,
+                    &first.id,
+                    r.warning(&first.id, name, unit),
+                )
+            }));
             Some((
                 name.to_owned(),
                 MetricSummary {
@@ -274,6 +288,7 @@ mod tests {
             }],
             leftover_processes: None,
             log: None,
+            output_tail: None,
             harness: None,
         }
     }
@@ -342,9 +357,11 @@ mod tests {
         let (_, warnings) = summarize_steps(&runs);
         assert_eq!(warnings.len(), 1);
         assert!(
-            warnings[0].starts_with("step `x`: wall time varies by 38.5% (CV) over 4 runs"),
-            "{}",
             warnings[0]
+                .message
+                .starts_with("step `x`: wall time varies by 38.5% (CV) over 4 runs"),
+            "{}",
+            warnings[0].message
         );
     }
 
@@ -358,9 +375,9 @@ mod tests {
         let (steps, warnings) = summarize_steps(&runs);
         assert_eq!(steps[0].outlier_runs, [7]);
         assert!(
-            warnings
-                .iter()
-                .any(|w| w.starts_with("step `x`: run(s) 7 are wall-time outliers")),
+            warnings.iter().any(|w| w
+                .message
+                .starts_with("step `x`: run(s) 7 are wall-time outliers")),
             "{warnings:?}"
         );
     }
@@ -413,23 +430,27 @@ mod tests {
         assert_eq!((m.stats.n, m.stats.mean), (2, 1.5));
         assert_eq!(warnings.len(), 3, "{warnings:?}");
         assert!(
-            warnings[0].starts_with(
+            warnings[0].message.starts_with(
                 "step `x`: metric `lat` is reported in `ms` and, in run(s) 2, 5, in `kB` \
                  (`ms` is a time"
             ),
             "{}",
-            warnings[0]
+            warnings[0].message
         );
-        assert!(warnings[0].contains("left out of its statistics"));
+        assert!(warnings[0].message.contains("left out of its statistics"));
         assert!(
-            warnings[1].contains("in run(s) 4, in no unit (a value with a unit and one without)"),
-            "{}",
             warnings[1]
+                .message
+                .contains("in run(s) 4, in no unit (a value with a unit and one without)"),
+            "{}",
+            warnings[1].message
         );
         assert!(
-            warnings[2].contains("`furlongs` is not a unit this tool converts"),
-            "{}",
             warnings[2]
+                .message
+                .contains("`furlongs` is not a unit this tool converts"),
+            "{}",
+            warnings[2].message
         );
     }
 

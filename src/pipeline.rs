@@ -1,0 +1,72 @@
+//! One invocation of `run`, one way through: the output directory is prepared → the
+//! runner measures (emitting events to the reporters) → the summary is assembled (pure)
+//! → the receipts are written → the exit code is decided (pure). Rendering the result
+//! is the caller's.
+
+use std::path::PathBuf;
+
+use crate::error::{Error, ExitKind};
+use crate::event::Reporter;
+use crate::measure::cancel::Cancel;
+use crate::receipt::{self, Status, Summary};
+use crate::runner::{self, Executor, RunOptions, output};
+use crate::suite::Plan;
+use crate::summary::{self, Invocation};
+
+/// The result of a whole invocation.
+#[derive(Debug)]
+pub struct Outcome {
+    pub summary: Summary,
+    pub exit: ExitKind,
+    pub summary_path: PathBuf,
+}
+
+/// Run a plan end to end and write its receipts.
+pub fn run(
+    plan: &Plan,
+    opts: &RunOptions,
+    cancel: &Cancel,
+    executor: &mut dyn Executor,
+    events: &mut dyn Reporter,
+) -> Result<Outcome, Error> {
+    let out = output::OutputDir::prepare(
+        &opts.output,
+        opts.keep_logs,
+        output::Written {
+            runs: plan.runs,
+            warmups: plan.warmup,
+            steps: plan.steps.iter().map(|s| s.id.clone()).collect(),
+        },
+    )?;
+    let runs = runner::run(plan, opts, cancel, executor, events)?;
+    let started_at = runs.started_at;
+    let summary = summary::assemble(
+        plan,
+        &Invocation {
+            reproduce: opts.reproduce.clone(),
+            keep_logs: opts.keep_logs,
+        },
+        runs,
+    );
+    // Nanoseconds: two invocations in one second keep both summaries.
+    let summary_path = out.summary_path(started_at);
+    receipt::write::json_atomic(&summary_path, &summary)
+        .and_then(|()| receipt::write::json_atomic(&opts.output.join("perf.json"), &summary))
+        .map_err(|e| runner::receipt_error(&e, &opts.output))?;
+    out.finish();
+    Ok(Outcome {
+        exit: exit_kind(&summary),
+        summary,
+        summary_path,
+    })
+}
+
+/// The published exit code of a summary (DESIGN.md): interrupted 130, a failed step 3,
+/// else 0.
+pub fn exit_kind(summary: &Summary) -> ExitKind {
+    match summary.status {
+        Status::Ok => ExitKind::Ok,
+        Status::Interrupted => ExitKind::Interrupted,
+        Status::Failed | Status::TimedOut => ExitKind::StepFailed,
+    }
+}

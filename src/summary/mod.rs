@@ -1,0 +1,97 @@
+//! From what the runner measured to the summary receipt (`perf.json`): per-step
+//! statistics, the environment fingerprint, every warning. Pure: the runner has already
+//! read every clock, file and variable this needs.
+
+pub mod aggregate;
+
+use crate::format::iso;
+use crate::receipt::{
+    self, Environment, Measurement, Options, SuiteInfo, Summary, Tool, Warning, WarningCode,
+};
+use crate::runner::Runs;
+use crate::suite::Plan;
+
+/// How the invocation was made, for the receipt.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// The one command that reproduces it.
+    pub reproduce: String,
+    pub keep_logs: bool,
+}
+
+/// Assemble the summary of an invocation.
+pub fn assemble(plan: &Plan, inv: &Invocation, runs: Runs) -> Summary {
+    let suite = &plan.suite;
+    let mut warnings = runs.warnings;
+    warnings.extend(
+        crate::measure::host::warnings(
+            &runs.host_before,
+            Some(&runs.host_after),
+            runs.platform.cores,
+        )
+        .into_iter()
+        .map(|w| Warning::new(WarningCode::NoisyHost, w)),
+    );
+    let (steps, variance) = aggregate::summarize_steps(&runs.completed);
+    warnings.extend(variance);
+    if runs.method.name == "wait4"
+        && let Some(note) = &runs.method.note
+    {
+        warnings.push(Warning::new(
+            WarningCode::NoCgroup,
+            format!(
+                "no per-step cgroup ({note}): CPU and memory cover only the processes each step waited for"
+            ),
+        ));
+    }
+    let platform = runs.platform;
+    Summary {
+        schema_version: receipt::SCHEMA_VERSION,
+        tool: Tool {
+            name: "benchmark".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        suite: SuiteInfo {
+            name: suite.name.clone(),
+            description: suite.description.clone(),
+            file: suite.source.path.as_ref().map(|p| p.display().to_string()),
+            sha256: suite.source.sha256.clone(),
+        },
+        reproduce: inv.reproduce.clone(),
+        environment: Environment {
+            os: platform.os,
+            arch: platform.arch,
+            nix_system: platform.nix_system,
+            is_wsl: platform.is_wsl,
+            docker_arch: platform.docker_arch,
+            cpu_model: platform.cpu_model,
+            cores: platform.cores,
+            physical_cores: platform.physical_cores,
+            memory_bytes: platform.memory_bytes,
+            kernel: platform.kernel,
+            virtualization: platform.virtualization,
+            container: platform.container,
+            hostname: platform.hostname,
+            measurement: Measurement {
+                method: runs.method.name,
+                note: runs.method.note,
+            },
+            sampler: runs.sampler,
+            docker: runs.docker,
+            docker_monitor: runs.docker_monitor,
+            env: runs.env,
+        },
+        options: Options {
+            mode: plan.mode.clone(),
+            runs: plan.runs,
+            warmup: plan.warmup,
+            keep_logs: inv.keep_logs,
+        },
+        started_at: iso(runs.started_at),
+        finished_at: iso(runs.finished_at),
+        status: runs.status,
+        runs: runs.completed.len() as u32,
+        warnings,
+        steps,
+    }
+}
