@@ -69,6 +69,16 @@ struct SuiteArgs {
 struct RunArgs {
     #[command(flatten)]
     suite: SuiteArgs,
+    /// Benchmark this shell command instead of a suite (repeat for several: each is a
+    /// step, run in a shuffled order in each run, and compared).
+    #[arg(short = 'c', long = "command", value_name = "CMD", conflicts_with_all = ["suite", "mode"])]
+    commands: Vec<String>,
+    /// The step id of the -c at the same position (default: derived from the command).
+    #[arg(long = "name", value_name = "ID", requires = "commands")]
+    names: Vec<String>,
+    /// Seed of the shuffled order of several -c commands (default: random, recorded).
+    #[arg(long, requires = "commands")]
+    seed: Option<u64>,
     /// Measured runs (overrides the suite's `runs`).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(suite::MAX_RUNS)))]
     runs: Option<u32>,
@@ -189,13 +199,18 @@ fn load_suite(path: Option<&Path>) -> Result<Suite, Error> {
 
 fn run(args: RunArgs) -> Result<ExitKind, Error> {
     let suite = match (&args.suite.suite, args.builtin_when_absent) {
+        _ if !args.commands.is_empty() => suite::adhoc::suite(&args.commands, &args.names)?,
         (None, true) => suite::baseline(),
         (path, _) => load_suite(path.as_deref())?,
     };
+    // Several independent commands: each run in its own shuffled order (no ordering bias).
+    let shuffle_seed =
+        (args.commands.len() > 1).then(|| args.seed.unwrap_or_else(|| fastrand::u64(..)));
     let plan = suite.plan(&PlanOptions {
         mode: args.suite.mode.clone(),
         runs: args.runs,
         warmup: args.warmup,
+        shuffle_seed,
     })?;
     let cancel = Cancel::install_signal_handlers()
         .map_err(|e| anyhow::anyhow!("installing signal handlers: {e}"))?;
@@ -261,6 +276,17 @@ fn run(args: RunArgs) -> Result<ExitKind, Error> {
 /// The one command that reproduces a plan's receipts.
 fn reproduce_command(plan: &suite::Plan) -> String {
     let mut cmd = String::from("benchmark run");
+    if plan.suite.source.label == suite::adhoc::AD_HOC_NAME {
+        for s in &plan.steps {
+            if let suite::StepKind::Shell { run } = &s.kind {
+                cmd.push_str(&format!(
+                    " -c {} --name {}",
+                    shell_quote(run),
+                    shell_quote(&s.id)
+                ));
+            }
+        }
+    }
     if let Some(p) = &plan.suite.source.path {
         cmd.push(' ');
         cmd.push_str(&shell_quote(&p.display().to_string()));
@@ -269,6 +295,9 @@ fn reproduce_command(plan: &suite::Plan) -> String {
         cmd.push_str(&format!(" --mode {}", shell_quote(m)));
     }
     cmd.push_str(&format!(" --runs {} --warmup {}", plan.runs, plan.warmup));
+    if let Some(seed) = plan.shuffle_seed {
+        cmd.push_str(&format!(" --seed {seed}"));
+    }
     cmd
 }
 
@@ -338,6 +367,9 @@ fn container(args: EntrypointArgs) -> Result<ExitKind, Error> {
         json: args.json,
         quiet: false,
         builtin_when_absent: true,
+        commands: Vec::new(),
+        names: Vec::new(),
+        seed: None,
     })?;
     report::progress::to_stderr(&format!(
         "verdict: {} (exit {})\n",

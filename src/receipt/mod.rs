@@ -360,6 +360,9 @@ pub struct Options {
     pub runs: u32,
     pub warmup: u32,
     pub keep_logs: bool,
+    /// The seed of the steps' shuffled order in each run (ad-hoc commands), when shuffled.
+    #[serde(default)]
+    pub shuffle_seed: Option<u64>,
 }
 
 /// Aggregate statistics of one step over the measured runs.

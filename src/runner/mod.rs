@@ -413,7 +413,7 @@ impl Ctx<'_> {
             }
         }
         if status == Status::Ok {
-            for step in &plan.steps {
+            for step in step_order(plan, warmup, number) {
                 if self.cancel.is_cancelled() {
                     status = Status::Interrupted;
                     break;
@@ -913,6 +913,18 @@ impl RunEnv {
         spec.env
             .extend(vars.into_iter().map(|(k, v)| (k.into(), v)));
     }
+}
+
+/// The steps of one run: in the plan's order, or shuffled from the plan's seed (a fixed
+/// order per run, so the same seed reproduces it).
+fn step_order(plan: &Plan, warmup: bool, number: u32) -> Vec<&Step> {
+    let mut steps: Vec<&Step> = plan.steps.iter().collect();
+    if let Some(seed) = plan.shuffle_seed {
+        let run = u64::from(number) + if warmup { 1 << 32 } else { 0 };
+        fastrand::Rng::with_seed(seed ^ run.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            .shuffle(&mut steps);
+    }
+    steps
 }
 
 /// New `benchmark step` records appended since `offset`.

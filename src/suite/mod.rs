@@ -3,6 +3,7 @@
 //! Every error names the file, line and column and says what to do. Parsing takes `&str`;
 //! only [`load`] touches the file system.
 
+pub mod adhoc;
 mod raw;
 pub mod units;
 
@@ -60,13 +61,15 @@ pub struct Source {
     pub path: Option<PathBuf>,
     /// SHA-256 of the file's bytes (hex).
     pub sha256: String,
+    /// What to call it without a file: the built-in suite, or the command line's.
+    pub label: &'static str,
 }
 
 impl Source {
     pub fn display(&self) -> String {
         match &self.path {
             Some(p) => p.display().to_string(),
-            None => BASELINE_NAME.to_owned(),
+            None => self.label.to_owned(),
         }
     }
 }
@@ -139,6 +142,9 @@ pub struct Plan {
     pub warmup: u32,
     /// The steps of the selected mode, in file order.
     pub steps: Vec<Step>,
+    /// Run the steps in a shuffled order in each run, from this seed (ad-hoc commands,
+    /// which are independent of each other: no ordering bias).
+    pub shuffle_seed: Option<u64>,
 }
 
 /// The command line's say over a suite.
@@ -147,6 +153,16 @@ pub struct PlanOptions {
     pub mode: Option<String>,
     pub runs: Option<u32>,
     pub warmup: Option<u32>,
+    pub shuffle_seed: Option<u64>,
+}
+
+/// A step id: letters, digits, `_` and `-` — no dots, so that a gate's selector
+/// (`step.ID.wall.p95`) is unambiguous.
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
 }
 
 /// Read and validate a suite file.
@@ -476,6 +492,7 @@ pub fn parse(text: &str, path: Option<&Path>, dir: &Path) -> Result<Suite, Suite
         source: Source {
             path: path.map(Path::to_owned),
             sha256: hex(&Sha256::digest(text.as_bytes())),
+            label: BASELINE_NAME,
         },
         runs,
         warmup,
@@ -547,6 +564,7 @@ impl Suite {
             runs: opts.runs.unwrap_or(self.runs),
             warmup: opts.warmup.unwrap_or(self.warmup),
             steps,
+            shuffle_seed: opts.shuffle_seed,
             suite: self,
         })
     }

@@ -32,7 +32,10 @@ pub fn assemble(plan: &Plan, inv: &Invocation, runs: Runs) -> Summary {
         .into_iter()
         .map(|w| Warning::new(WarningCode::NoisyHost, w)),
     );
-    let (steps, variance) = aggregate::summarize_steps(&runs.completed);
+    let (mut steps, variance) = aggregate::summarize_steps(&runs.completed);
+    // In the plan's order, also when each run shuffled it (sub-steps follow their parent).
+    let position = |id: &str| plan.steps.iter().position(|s| s.id == id);
+    steps.sort_by_key(|s| position(s.parent.as_deref().unwrap_or(&s.id)));
     warnings.extend(variance);
     if runs.method.name == "wait4"
         && let Some(note) = &runs.method.note
@@ -86,6 +89,7 @@ pub fn assemble(plan: &Plan, inv: &Invocation, runs: Runs) -> Summary {
             runs: plan.runs,
             warmup: plan.warmup,
             keep_logs: inv.keep_logs,
+            shuffle_seed: plan.shuffle_seed,
         },
         started_at: iso(runs.started_at),
         finished_at: iso(runs.finished_at),

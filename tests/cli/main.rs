@@ -3,6 +3,7 @@
 
 mod helper;
 
+mod adhoc;
 mod baseline;
 mod docker;
 mod entrypoint;
