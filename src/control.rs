@@ -73,12 +73,29 @@ fn parse_metric<'a>(mut words: impl Iterator<Item = &'a str>) -> Result<Control,
     })
 }
 
-/// Names are what selectors can address: letters, digits, `_`, `-`, `.`, `/`.
+/// Names (step ids, metrics, phases) are what selectors address (`metric.NAME.p95`):
+/// letters, digits, `_` and `-`. No dots, so that a selector is never ambiguous.
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/'))
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+}
+
+/// A valid name close to `name`: every other character becomes `_` (`db.query` →
+/// `db_query`).
+pub fn suggest_name(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() { "name".to_owned() } else { s }
 }
 
 /// `text` safe to print on a terminal: control characters (escape sequences, carriage
@@ -101,8 +118,10 @@ pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
 
 fn bad_name(name: &str) -> String {
     format!(
-        "`{}` is not a valid name: use letters, digits, `_`, `-`, `.` or `/`",
-        printable(name)
+        "`{}` is not a valid name: use letters, digits, `_` and `-` (names appear in gate \
+         selectors such as `metric.NAME.p95`), e.g. `{}`",
+        printable(name),
+        suggest_name(name)
     )
 }
 
@@ -301,6 +320,9 @@ mod tests {
         assert!(err("::bench:: metric x abc").contains("not a finite number"));
         assert!(err("::bench:: metric x 1 ms extra").contains("too many words"));
         assert!(err("::bench:: metric x$ 1").contains("not a valid name"));
+        // Dots would make `metric.db.query.p95` ambiguous.
+        assert!(err("::bench:: metric db.query 1").contains("e.g. `db_query`"));
+        assert!(err("::bench:: phase a/b").contains("e.g. `a_b`"));
         assert!(err("::bench:: phase").contains("phase NAME"));
         assert!(err("::bench:: phase a b").contains("phase NAME"));
         assert!(err("::bench:: bogus").contains("unknown control `bogus`"));

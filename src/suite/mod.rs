@@ -159,10 +159,7 @@ pub struct PlanOptions {
 /// A step id: letters, digits, `_` and `-` — no dots, so that a gate's selector
 /// (`step.ID.wall.p95`) is unambiguous.
 pub fn valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+    valid_name(id)
 }
 
 /// Read and validate a suite file.
@@ -292,14 +289,15 @@ pub fn parse(text: &str, path: Option<&Path>, dir: &Path) -> Result<Suite, Suite
         let span = raw_step.span();
         let st = raw_step.into_inner();
         let id = st.id.get_ref().clone();
-        if id.is_empty() || id.contains('/') || !valid_name(&id) {
+        if !valid_id(&id) {
             return Err(at(
                 st.id.span(),
                 format!("step id `{id}` is not valid"),
-                Some(
-                    "use letters, digits, `_`, `-` and `.`: ids appear in selectors and file names"
-                        .to_owned(),
-                ),
+                Some(format!(
+                    "use letters, digits, `_` and `-` (ids appear in gate selectors such as \
+                     `step.ID.wall.p95` and in file names), e.g. `id = \"{}\"`",
+                    crate::control::suggest_name(&id)
+                )),
             ));
         }
         if let Some(first) = seen.get(&id) {
