@@ -7,6 +7,7 @@
 //! reporters; the runner and the reporters do not import each other.
 
 pub mod app;
+pub mod compare;
 pub mod control;
 pub mod docker;
 pub mod entrypoint;

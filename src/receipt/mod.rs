@@ -290,6 +290,10 @@ pub struct Summary {
 pub struct Tool {
     pub name: String,
     pub version: String,
+    /// The source revision it was built from, when the build said
+    /// (`BENCHMARK_REVISION` at build time: the flake's and the images' builds set it).
+    #[serde(default)]
+    pub revision: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -329,6 +333,9 @@ pub struct Environment {
     /// Values of allow-listed environment variables only (`env_allow` in the suite);
     /// nothing else from the environment is recorded.
     pub env: BTreeMap<String, String>,
+    /// The container image the harness ran in (`BENCHMARK_IMAGE`, set by its images).
+    #[serde(default)]
+    pub image: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

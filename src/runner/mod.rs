@@ -110,6 +110,8 @@ pub struct Runs {
     pub docker_monitor: Option<SamplerInfo>,
     /// Values of the allow-listed environment variables, as the steps saw them.
     pub env: BTreeMap<String, String>,
+    /// `BENCHMARK_IMAGE`: the container image the harness runs in, when it does.
+    pub image: Option<String>,
     pub started_at: SystemTime,
     pub finished_at: SystemTime,
 }
@@ -274,6 +276,9 @@ pub fn run(
         docker: docker_info,
         docker_monitor: monitor_info,
         env: allowed_env(&env_allow),
+        image: std::env::var("BENCHMARK_IMAGE")
+            .ok()
+            .filter(|s| !s.is_empty()),
         started_at,
         finished_at: SystemTime::now(),
     })

@@ -53,6 +53,7 @@ pub fn assemble(plan: &Plan, inv: &Invocation, runs: Runs) -> Summary {
         tool: Tool {
             name: "benchmark".into(),
             version: env!("CARGO_PKG_VERSION").into(),
+            revision: option_env!("BENCHMARK_REVISION").map(str::to_owned),
         },
         suite: SuiteInfo {
             name: suite.name.clone(),
@@ -83,6 +84,7 @@ pub fn assemble(plan: &Plan, inv: &Invocation, runs: Runs) -> Summary {
             docker: runs.docker,
             docker_monitor: runs.docker_monitor,
             env: runs.env,
+            image: runs.image,
         },
         options: Options {
             mode: plan.mode.clone(),
