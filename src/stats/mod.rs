@@ -1,9 +1,12 @@
-//! Statistics over samples: the stats object, outliers, confidence intervals. Pure.
+//! Statistics over samples: the stats object, outliers, confidence intervals, and in
+//! [`compare`] the two-sample tests, shift and verdict of comparisons. Pure.
 //!
 //! Everything here takes `&[f64]` and touches no clock, process or file. The arithmetic
 //! is done on samples scaled by a power of two into `[-1, 1]` (an exact operation), so
 //! neither huge magnitudes (`1e308`, whose sum overflows) nor tiny ones (`1e-200`, whose
 //! squares underflow) corrupt the mean, the standard deviation or the outlier scores.
+
+pub mod compare;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -247,6 +250,21 @@ impl Scale {
         Self {
             exponent: binary_exponent(largest),
         }
+    }
+
+    /// The scale of several samples together.
+    fn of_all(samples: &[&[f64]]) -> Self {
+        let largest = samples
+            .iter()
+            .flat_map(|xs| xs.iter())
+            .fold(0.0_f64, |m, x| m.max(x.abs()));
+        Self {
+            exponent: binary_exponent(largest),
+        }
+    }
+
+    fn down_all(self, xs: &[f64]) -> Vec<f64> {
+        xs.iter().map(|&x| self.down(x)).collect()
     }
 
     fn down(self, x: f64) -> f64 {
