@@ -36,6 +36,12 @@ enum Command {
     Info(InfoArgs),
     /// Validate a suite and run its pre-flight checks without running it.
     Check(CheckArgs),
+    /// Compare two receipts (perf.json, summary_<UTC>.json, or output directories): per
+    /// step and measure, whether NEW regressed, improved or is unchanged against BASE.
+    Compare(CompareArgs),
+    /// Measure this machine's noise: run the suite several times (A/A), compare every pair
+    /// of rounds, and write calibration.json for `compare --calibration`.
+    Calibrate(CalibrateArgs),
     /// Container mode: banner, run the baked-in suite (BENCHMARK_SUITE, else the system
     /// baseline), receipts to /workspace/output, summary, exit with the verdict.
     Entrypoint(EntrypointArgs),
@@ -79,6 +85,12 @@ struct RunArgs {
     /// Seed of the shuffled order of several -c commands (default: random, recorded).
     #[arg(long, requires = "commands")]
     seed: Option<u64>,
+    /// Compare this run against a stored receipt (or output directory): the comparison
+    /// is printed after the table and written to OUT/comparison.json.
+    #[arg(long, value_name = "RECEIPT")]
+    baseline: Option<PathBuf>,
+    #[command(flatten)]
+    compare: CompareOptions,
     /// Measured runs (overrides the suite's `runs`).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(suite::MAX_RUNS)))]
     runs: Option<u32>,
@@ -100,6 +112,90 @@ struct RunArgs {
     /// Without a suite argument, run the system baseline even if ./benchmark.toml exists.
     #[arg(skip)]
     builtin_when_absent: bool,
+}
+
+/// How `compare` prints its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum CompareFormat {
+    Table,
+    Markdown,
+    Json,
+}
+
+/// What decides a comparison's verdicts.
+#[derive(Debug, Args)]
+struct CompareOptions {
+    /// Exit 1 when a measure regressed.
+    #[arg(long)]
+    fail_on_regression: bool,
+    /// Refuse (exit 2) when the environments differ in what can move the numbers (CPU,
+    /// cores, kernel, OS, Nix system, measurement method, the harness's build, the image).
+    #[arg(long)]
+    strict_env: bool,
+    /// Significance level of the (Benjamini–Hochberg) q-values.
+    #[arg(long, default_value_t = 0.05, value_parser = parse_alpha)]
+    alpha: f64,
+    /// Noise band in percent for every measure (default: each measure's own run-to-run
+    /// spread, at least 2%).
+    #[arg(long, value_name = "PCT", value_parser = parse_noise)]
+    noise: Option<f64>,
+    /// Noise bands per measure from `benchmark calibrate` (calibration.json).
+    #[arg(long, value_name = "FILE", conflicts_with = "noise")]
+    calibration: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct CalibrateArgs {
+    #[command(flatten)]
+    suite: SuiteArgs,
+    /// Invocations of the suite to compare with each other (at least 2).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(2..=50))]
+    rounds: u32,
+    /// Measured runs per round (overrides the suite's `runs`).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(2..=i64::from(suite::MAX_RUNS)))]
+    runs: Option<u32>,
+    /// Warm-up runs per round (overrides the suite's `warmup`).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=i64::from(suite::MAX_RUNS)))]
+    warmup: Option<u32>,
+    /// Where the rounds' receipts (round_N/) and calibration.json go.
+    #[arg(long, short, default_value = "bench-calibration")]
+    output: PathBuf,
+    /// Significance level the false-alarm rate is counted at.
+    #[arg(long, default_value_t = 0.05, value_parser = parse_alpha)]
+    alpha: f64,
+    /// No progress on stderr.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Debug, Args)]
+struct CompareArgs {
+    /// The reference receipt or output directory.
+    base: PathBuf,
+    /// The receipt or output directory compared against it.
+    new: PathBuf,
+    #[arg(long, value_enum, default_value = "table")]
+    format: CompareFormat,
+    #[command(flatten)]
+    options: CompareOptions,
+}
+
+fn parse_alpha(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(a) if a > 0.0 && a < 1.0 => Ok(a),
+        _ => Err(format!(
+            "`{s}` is not a significance level: give a number between 0 and 1, e.g. 0.05"
+        )),
+    }
+}
+
+fn parse_noise(s: &str) -> Result<f64, String> {
+    match s.trim_end_matches('%').parse::<f64>() {
+        Ok(n) if (0.0..=1000.0).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "`{s}` is not a noise band: give a percentage between 0 and 1000, e.g. 5"
+        )),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -168,6 +264,8 @@ fn dispatch(command: Command) -> Result<ExitKind, Error> {
         Command::Step(args) => step(args),
         Command::Info(args) => info(args),
         Command::Check(args) => check(args),
+        Command::Compare(args) => compare(args),
+        Command::Calibrate(args) => calibrate(args),
         Command::Entrypoint(args) => container(args),
         Command::Schema { kind } => {
             print_json(&crate::receipt::schema(kind))?;
@@ -212,6 +310,12 @@ fn run(args: RunArgs) -> Result<ExitKind, Error> {
         warmup: args.warmup,
         shuffle_seed,
     })?;
+    // Read before anything runs: the baseline may be the perf.json this run replaces.
+    let baseline = args
+        .baseline
+        .as_deref()
+        .map(|p| load_receipt(p, "--baseline").map(|s| (p.to_owned(), s)))
+        .transpose()?;
     let cancel = Cancel::install_signal_handlers()
         .map_err(|e| anyhow::anyhow!("installing signal handlers: {e}"))?;
     let exe = std::env::current_exe()
@@ -247,6 +351,11 @@ fn run(args: RunArgs) -> Result<ExitKind, Error> {
         print_json(&outcome.summary)
     } else {
         let mut text = report::table::render(&outcome.summary);
+        if args.commands.len() > 1 {
+            text.push_str(&report::compare::faster_lines(
+                &crate::compare::relative_to_fastest(&outcome.summary),
+            ));
+        }
         for w in &outcome.summary.warnings {
             text.push_str(&format!("warning: {w}\n"));
         }
@@ -263,6 +372,19 @@ fn run(args: RunArgs) -> Result<ExitKind, Error> {
             args.output.display()
         )
     })?;
+    let mut exit = outcome.exit;
+    if let Some((path, base)) = &baseline {
+        let name = crate::receipt::read::resolve(path).display().to_string();
+        let report = comparison(base, &outcome.summary, (&name, "this run"), &args.compare)?;
+        crate::receipt::write::json_atomic(&args.output.join("comparison.json"), &report)
+            .map_err(|e| runner::receipt_error(&e, &args.output))?;
+        if !args.json {
+            emit(report::compare::table(&report).as_bytes())?;
+        }
+        if exit == ExitKind::Ok {
+            exit = regression_exit(&report, &args.compare);
+        }
+    }
     if outcome.exit == ExitKind::Interrupted {
         report::progress::to_stderr(&format!(
             "interrupted: the receipts of the {} completed run(s) are in {}\n",
@@ -270,7 +392,7 @@ fn run(args: RunArgs) -> Result<ExitKind, Error> {
             args.output.display()
         ));
     }
-    Ok(outcome.exit)
+    Ok(exit)
 }
 
 /// The one command that reproduces a plan's receipts.
@@ -370,6 +492,14 @@ fn container(args: EntrypointArgs) -> Result<ExitKind, Error> {
         commands: Vec::new(),
         names: Vec::new(),
         seed: None,
+        baseline: None,
+        compare: CompareOptions {
+            fail_on_regression: false,
+            strict_env: false,
+            alpha: crate::stats::compare::DEFAULT_ALPHA,
+            noise: None,
+            calibration: None,
+        },
     })?;
     report::progress::to_stderr(&format!(
         "verdict: {} (exit {})\n",
@@ -444,6 +574,159 @@ fn check(args: CheckArgs) -> Result<ExitKind, Error> {
     );
     emit(text.as_bytes())?;
     Ok(ExitKind::Ok)
+}
+
+fn load_receipt(path: &Path, what: &str) -> Result<crate::receipt::Summary, Error> {
+    crate::receipt::read::summary(path)
+        .map_err(|e| Error::Usage(format!("{what}: {}", crate::error::chain(e.as_ref()))))
+}
+
+/// Compare `new` against `base`; refuses with `--strict-env` when their environments differ.
+fn comparison(
+    base: &crate::receipt::Summary,
+    new: &crate::receipt::Summary,
+    names: (&str, &str),
+    opts: &CompareOptions,
+) -> Result<crate::compare::Report, Error> {
+    let calibration = match &opts.calibration {
+        Some(p) => {
+            let text = std::fs::read(p).map_err(|e| {
+                Error::Usage(format!(
+                    "--calibration {}: {e}; give the calibration.json `benchmark calibrate` wrote",
+                    p.display()
+                ))
+            })?;
+            let c: crate::compare::calibrate::Calibration = serde_json::from_slice(&text)
+                .map_err(|e| {
+                    Error::Usage(format!(
+                        "--calibration {}: not a calibration.json ({e}); write one with `benchmark calibrate`",
+                        p.display()
+                    ))
+                })?;
+            c.bands()
+        }
+        None => Default::default(),
+    };
+    let report = crate::compare::compare(
+        base,
+        new,
+        names,
+        &crate::compare::Options {
+            alpha: opts.alpha,
+            noise_pct: opts.noise,
+            calibration,
+        },
+    );
+    let flagged: Vec<String> = report
+        .flagged()
+        .map(|d| {
+            format!(
+                "{}: {} vs {}",
+                d.field,
+                d.base.as_deref().unwrap_or("unknown"),
+                d.new.as_deref().unwrap_or("unknown")
+            )
+        })
+        .collect();
+    if opts.strict_env && !flagged.is_empty() {
+        return Err(Error::Usage(format!(
+            "the environments differ ({}); compare receipts made on one machine and build, or drop --strict-env",
+            flagged.join("; ")
+        )));
+    }
+    Ok(report)
+}
+
+fn compare(args: CompareArgs) -> Result<ExitKind, Error> {
+    let base = load_receipt(&args.base, "BASE")?;
+    let new = load_receipt(&args.new, "NEW")?;
+    let names = (
+        crate::receipt::read::resolve(&args.base)
+            .display()
+            .to_string(),
+        crate::receipt::read::resolve(&args.new)
+            .display()
+            .to_string(),
+    );
+    let report = comparison(&base, &new, (&names.0, &names.1), &args.options)?;
+    match args.format {
+        CompareFormat::Json => print_json(&report)?,
+        CompareFormat::Table => emit(report::compare::table(&report).as_bytes())?,
+        CompareFormat::Markdown => emit(report::compare::markdown(&report).as_bytes())?,
+    }
+    Ok(regression_exit(&report, &args.options))
+}
+
+fn calibrate(args: CalibrateArgs) -> Result<ExitKind, Error> {
+    let suite = load_suite(args.suite.suite.as_deref())?;
+    let plan = suite.plan(&PlanOptions {
+        mode: args.suite.mode.clone(),
+        runs: args.runs,
+        warmup: args.warmup,
+        shuffle_seed: None,
+    })?;
+    if plan.runs < 2 {
+        return Err(Error::Usage(format!(
+            "suite `{}` has {} measured run(s): a round needs at least 2 to have a spread; give --runs",
+            plan.suite.name, plan.runs
+        )));
+    }
+    let cancel = Cancel::install_signal_handlers()
+        .map_err(|e| anyhow::anyhow!("installing signal handlers: {e}"))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| anyhow::anyhow!("cannot locate the benchmark executable: {e}"))?;
+    let mut progress = report::progress::for_stderr(args.quiet);
+    let mut rounds = Vec::new();
+    for r in 1..=args.rounds {
+        progress.event(&Event::Message(&format!(
+            "calibration round {r}/{} of suite `{}`",
+            args.rounds, plan.suite.name
+        )));
+        let opts = runner::RunOptions {
+            output: args.output.join(format!("round_{r}")),
+            keep_logs: false,
+            exe: exe.clone(),
+            reproduce: reproduce_command(&plan),
+        };
+        let outcome = pipeline::run(
+            &plan,
+            &opts,
+            &cancel,
+            &mut runner::Processes,
+            progress.as_mut(),
+        )?;
+        if outcome.exit != ExitKind::Ok {
+            return Err(Error::Usage(format!(
+                "calibration round {r} did not succeed (exit {}): a calibration needs every step to pass; see {}",
+                outcome.exit.code(),
+                outcome.summary_path.display()
+            )));
+        }
+        rounds.push(outcome.summary);
+    }
+    drop(progress);
+    let c = crate::compare::calibrate::calibrate(&rounds, args.alpha)
+        .ok_or_else(|| Error::Usage("a calibration needs at least two rounds".into()))?;
+    let path = args.output.join("calibration.json");
+    crate::receipt::write::json_atomic(&path, &c)
+        .map_err(|e| runner::receipt_error(&e, &args.output))?;
+    let mut text = report::compare::calibration(&c);
+    text.push_str(&format!(
+        "calibration: {} (use it with `benchmark compare --calibration {}` or `run --baseline … --calibration {}`)\n",
+        path.display(),
+        path.display(),
+        path.display()
+    ));
+    emit(text.as_bytes())?;
+    Ok(ExitKind::Ok)
+}
+
+fn regression_exit(report: &crate::compare::Report, opts: &CompareOptions) -> ExitKind {
+    if opts.fail_on_regression && report.regressions().next().is_some() {
+        ExitKind::GateFailed
+    } else {
+        ExitKind::Ok
+    }
 }
 
 fn print_json(v: &impl serde::Serialize) -> Result<(), Error> {

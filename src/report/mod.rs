@@ -1,4 +1,5 @@
 //! Reporters: pure functions from receipts to text. Progress display lives in [`progress`].
 
+pub mod compare;
 pub mod progress;
 pub mod table;

@@ -5,6 +5,7 @@ mod helper;
 
 mod adhoc;
 mod baseline;
+mod compare;
 mod docker;
 mod entrypoint;
 mod errors;
