@@ -91,6 +91,9 @@ struct RunArgs {
     baseline: Option<PathBuf>,
     #[command(flatten)]
     compare: CompareOptions,
+    /// Judge and record the suite's [[slo]] gates, but do not exit 1 when one fails.
+    #[arg(long)]
+    no_gates: bool,
     /// Measured runs (overrides the suite's `runs`).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(suite::MAX_RUNS)))]
     runs: Option<u32>,
@@ -325,6 +328,7 @@ fn run(args: RunArgs) -> Result<ExitKind, Error> {
         keep_logs: args.keep_logs,
         exe,
         reproduce: reproduce_command(&plan),
+        enforce_gates: !args.no_gates,
     };
     let mut progress = report::progress::for_stderr(args.quiet);
     progress.event(&Event::Message(&format!(
@@ -351,6 +355,7 @@ fn run(args: RunArgs) -> Result<ExitKind, Error> {
         print_json(&outcome.summary)
     } else {
         let mut text = report::table::render(&outcome.summary);
+        text.push_str(&report::gates::render(&outcome.summary.slos));
         if args.commands.len() > 1 {
             text.push_str(&report::compare::faster_lines(
                 &crate::compare::relative_to_fastest(&outcome.summary),
@@ -493,6 +498,7 @@ fn container(args: EntrypointArgs) -> Result<ExitKind, Error> {
         names: Vec::new(),
         seed: None,
         baseline: None,
+        no_gates: false,
         compare: CompareOptions {
             fail_on_regression: false,
             strict_env: false,
@@ -687,6 +693,7 @@ fn calibrate(args: CalibrateArgs) -> Result<ExitKind, Error> {
             keep_logs: false,
             exe: exe.clone(),
             reproduce: reproduce_command(&plan),
+            enforce_gates: false,
         };
         let outcome = pipeline::run(
             &plan,

@@ -1,7 +1,7 @@
 //! One invocation of `run`, one way through: the output directory is prepared → the
 //! runner measures (emitting events to the reporters) → the summary is assembled (pure)
-//! → the receipts are written → the exit code is decided (pure). Rendering the result
-//! is the caller's.
+//! → the gates are judged (pure) → the receipts are written → the exit code is decided
+//! (pure). Rendering the result is the caller's.
 
 use std::path::PathBuf;
 
@@ -40,7 +40,7 @@ pub fn run(
     )?;
     let runs = runner::run(plan, opts, cancel, executor, events)?;
     let started_at = runs.started_at;
-    let summary = summary::assemble(
+    let mut summary = summary::assemble(
         plan,
         &Invocation {
             reproduce: opts.reproduce.clone(),
@@ -48,6 +48,7 @@ pub fn run(
         },
         runs,
     );
+    summary.slos = crate::verdict::slo::evaluate_all(&plan.suite.gates, &summary);
     // Nanoseconds: two invocations in one second keep both summaries.
     let summary_path = out.summary_path(started_at);
     receipt::write::json_atomic(&summary_path, &summary)
@@ -55,18 +56,28 @@ pub fn run(
         .map_err(|e| runner::receipt_error(&e, &opts.output))?;
     out.finish();
     Ok(Outcome {
-        exit: exit_kind(&summary),
+        exit: exit_kind(&summary, opts.enforce_gates),
         summary,
         summary_path,
     })
 }
 
 /// The published exit code of a summary (DESIGN.md): interrupted 130, a failed step 3,
-/// else 0.
-pub fn exit_kind(summary: &Summary) -> ExitKind {
+/// a failed gate of severity `fail` 1 (when gates are enforced), else 0.
+pub fn exit_kind(summary: &Summary, enforce_gates: bool) -> ExitKind {
+    use crate::verdict::slo::{GateStatus, Severity};
     match summary.status {
-        Status::Ok => ExitKind::Ok,
         Status::Interrupted => ExitKind::Interrupted,
         Status::Failed | Status::TimedOut => ExitKind::StepFailed,
+        Status::Ok
+            if enforce_gates
+                && summary
+                    .slos
+                    .iter()
+                    .any(|g| g.status == GateStatus::Fail && g.severity == Severity::Fail) =>
+        {
+            ExitKind::GateFailed
+        }
+        Status::Ok => ExitKind::Ok,
     }
 }

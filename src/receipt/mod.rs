@@ -282,6 +282,9 @@ pub struct Summary {
     /// Measured runs completed.
     pub runs: u32,
     pub warnings: Vec<Warning>,
+    /// The suite's SLO gates, judged (`[[slo]]`).
+    #[serde(default)]
+    pub slos: Vec<crate::verdict::slo::GateResult>,
     pub steps: Vec<StepSummary>,
 }
 
@@ -387,6 +390,11 @@ pub struct StepSummary {
     pub peak_rss_bytes: Option<Stats>,
     /// Cgroup memory peak (page cache included), when a cgroup was used.
     pub cgroup_memory_peak_bytes: Option<Stats>,
+    /// Bytes the step's cgroup read and wrote on block devices, when a cgroup was used.
+    #[serde(default)]
+    pub cgroup_io_read_bytes: Option<Stats>,
+    #[serde(default)]
+    pub cgroup_io_write_bytes: Option<Stats>,
     pub resources: ResourceStats,
     /// Docker containers over the runs, when monitored.
     pub containers: Option<ContainerStats>,

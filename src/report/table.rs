@@ -157,6 +157,8 @@ mod tests {
             cpu_sys_ms: summarize(&[1.5, 1.7]),
             peak_rss_bytes: summarize(&[4.0 * 1048576.0, 5.0 * 1048576.0]),
             cgroup_memory_peak_bytes: None,
+            cgroup_io_read_bytes: None,
+            cgroup_io_write_bytes: None,
             resources: ResourceStats::default(),
             containers: None,
             metrics: [(

@@ -64,6 +64,8 @@ pub struct RunOptions {
     pub exe: PathBuf,
     /// The command that reproduces this invocation.
     pub reproduce: String,
+    /// A failed gate of severity `fail` exits 1 (`--no-gates`: judged and recorded only).
+    pub enforce_gates: bool,
 }
 
 /// Runs one process of a step or hook and measures it. [`Processes`] is the real one;

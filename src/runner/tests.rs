@@ -111,6 +111,7 @@ pub(crate) fn run(suite: &str, exec: &mut Scripted, out: &Path) -> (pipeline::Ou
         keep_logs: false,
         exe: "/nonexistent/benchmark".into(),
         reproduce: "benchmark run".into(),
+        enforce_gates: true,
     };
     let outcome = pipeline::run(&plan(suite), &opts, &Cancel::new(), exec, &mut events).unwrap();
     (outcome, events)

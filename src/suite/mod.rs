@@ -52,6 +52,8 @@ pub struct Suite {
     pub setup: Vec<Hook>,
     pub steps: Vec<Step>,
     pub teardown: Vec<Hook>,
+    /// `[[slo]]` gates, judged after the runs.
+    pub gates: Vec<crate::verdict::slo::Gate>,
 }
 
 /// Where a suite came from.
@@ -478,6 +480,69 @@ pub fn parse(text: &str, path: Option<&Path>, dir: &Path) -> Result<Suite, Suite
     let setup = hooks("setup", raw.setup)?;
     let teardown = hooks("teardown", raw.teardown)?;
 
+    // Gates: every expression parses and names steps the suite has.
+    let step_ids: Vec<&str> = steps.iter().map(|s: &Step| s.id.as_str()).collect();
+    let mut gates = Vec::new();
+    for g in raw.slo {
+        let expr_text = g.expr.get_ref();
+        // Where a column of the expression is in the file (the span starts at the quote).
+        let at_column = |column: usize| {
+            let byte = expr_text
+                .char_indices()
+                .nth(column.saturating_sub(1))
+                .map_or(expr_text.len(), |(b, _)| b);
+            g.expr.span().start + 1 + byte
+        };
+        let expr = crate::verdict::slo::parse(expr_text).map_err(|e| {
+            at(
+                at_column(e.column)..at_column(e.column),
+                format!("in [[slo]] `{expr_text}`: {}", e.message),
+                Some(
+                    "write `SELECTOR OP THRESHOLD`, e.g. `step.build.wall.p95 <= 7s` or `metric.display_mibps.median >= 80 MiB/s`"
+                        .to_owned(),
+                ),
+            )
+        })?;
+        if let Some(id) = expr.selector.step()
+            && !step_ids.contains(&id)
+        {
+            let close = step_ids
+                .iter()
+                .min_by_key(|s| strsim::damerau_levenshtein(id, s))
+                .filter(|s| strsim::damerau_levenshtein(id, s) <= 2);
+            let column = expr_text
+                .find(id)
+                .map_or(1, |b| expr_text[..b].chars().count() + 1);
+            return Err(at(
+                at_column(column)..at_column(column),
+                format!("in [[slo]] `{expr_text}`: no step `{id}` in this suite"),
+                Some(match close {
+                    Some(c) => format!("did you mean `{c}`?"),
+                    None => format!(
+                        "the steps are {}",
+                        list(&step_ids.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
+                    ),
+                }),
+            ));
+        }
+        if let Some(c) = &g.confidence
+            && !(*c.get_ref() > 0.0 && *c.get_ref() < 1.0)
+        {
+            return Err(at(
+                c.span(),
+                format!("confidence {} is not a probability", c.get_ref()),
+                Some("give a level between 0 and 1, e.g. `confidence = 0.95`".to_owned()),
+            ));
+        }
+        gates.push(crate::verdict::slo::Gate {
+            name: g.name.clone().unwrap_or_else(|| expr_text.clone()),
+            text: expr_text.clone(),
+            expr,
+            confidence: g.confidence.map(|c| *c.get_ref()),
+            severity: g.severity,
+        });
+    }
+
     Ok(Suite {
         name: s
             .and_then(|s| s.name.clone())
@@ -515,6 +580,7 @@ pub fn parse(text: &str, path: Option<&Path>, dir: &Path) -> Result<Suite, Suite
         setup,
         steps,
         teardown,
+        gates,
     })
 }
 

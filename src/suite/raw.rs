@@ -20,6 +20,18 @@ pub(crate) struct RawSuite {
     pub step: Vec<Spanned<RawStep>>,
     #[serde(default)]
     pub teardown: Vec<RawHook>,
+    #[serde(default)]
+    pub slo: Vec<RawSlo>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSlo {
+    pub name: Option<String>,
+    pub expr: Spanned<String>,
+    pub confidence: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub severity: crate::verdict::slo::Severity,
 }
 
 #[derive(Debug, Deserialize)]

@@ -145,6 +145,18 @@ fn summarize_step(records: &[(u32, &StepRecord)]) -> (StepSummary, Vec<Warning>)
                 .and_then(|c| c.memory_peak_bytes)
                 .map(|b| b as f64)
         }),
+        cgroup_io_read_bytes: of(&|s| {
+            s.cgroup
+                .as_ref()
+                .and_then(|c| c.io_read_bytes)
+                .map(|b| b as f64)
+        }),
+        cgroup_io_write_bytes: of(&|s| {
+            s.cgroup
+                .as_ref()
+                .and_then(|c| c.io_write_bytes)
+                .map(|b| b as f64)
+        }),
         resources: ResourceStats {
             cpu_avg_pct: of(&|s| s.resources.cpu_avg_pct),
             cpu_peak_pct: of(&|s| s.resources.cpu_peak_pct),

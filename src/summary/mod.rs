@@ -99,5 +99,6 @@ pub fn assemble(plan: &Plan, inv: &Invocation, runs: Runs) -> Summary {
         runs: runs.completed.len() as u32,
         warnings,
         steps,
+        slos: Vec::new(),
     }
 }

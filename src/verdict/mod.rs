@@ -2,3 +2,4 @@
 //! file.
 
 pub mod quantity;
+pub mod slo;

@@ -10,6 +10,7 @@ mod docker;
 mod entrypoint;
 mod errors;
 mod fake_docker;
+mod gates;
 mod info;
 mod invalid;
 // Reads /proc and cgroup mounts: Linux only.
