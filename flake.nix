@@ -15,6 +15,11 @@
       url = "github:oxalica/rust-overlay";
       inputs.nixpkgs.follows = "nixpkgs";
     };
+    # the RustSec advisories the cargo-deny check reads, pinned like every other input
+    advisory-db = {
+      url = "github:rustsec/advisory-db";
+      flake = false;
+    };
   };
 
   outputs =
@@ -62,6 +67,7 @@
           ./nix/devshell.nix
           ./nix/image.nix
           ./nix/vm-test.nix
+          ./nix/style.nix
         ];
 
         # The locked nixpkgs, named directly: flake-parts' default goes through inputs', which

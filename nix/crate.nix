@@ -1,6 +1,6 @@
 # The benchmark crate: one source, one commonArgs and one dependency build (crane
 # buildDepsOnly) shared by the package and every check that `nix flake check` runs.
-{ self, ... }:
+{ self, inputs, ... }:
 {
   perSystem =
     {
@@ -119,6 +119,36 @@
             __darwinAllowLocalNetworking = true;
             # the integration tests start escaping daemons with `setsid` (util-linux)
             nativeBuildInputs = lib.optionals pkgs.stdenv.hostPlatform.isLinux [ pkgs.util-linux ];
+          }
+        );
+
+        # deny.toml: licenses, bans, sources and the RustSec advisories, offline. The
+        # database is the locked `advisory-db` input, made the git clone cargo-deny keeps of
+        # https://github.com/RustSec/advisory-db (the directory is named from a hash of that
+        # URL), committed at the input's own date. Fresher advisories: `nix flake update
+        # advisory-db`; cargo-deny's 90-day staleness limit passes (a new clone counts as
+        # fetched now), so the lock, not the clock, decides what the check knows.
+        benchmark-deny = craneLib.cargoDeny (
+          commonArgs
+          // {
+            cargoDenyChecks = "advisories bans licenses sources";
+            cargoDenyExtraArgs = "--offline";
+            nativeBuildInputs = [ pkgs.git ];
+            preBuild =
+              let
+                advisoryDb = inputs.advisory-db;
+                date = "@${toString (advisoryDb.lastModified or 0)}";
+              in
+              ''
+                db="$CARGO_HOME/advisory-dbs/advisory-db-3157b0e258782691"
+                mkdir -p "$db"
+                cp -r --no-preserve=mode ${advisoryDb}/. "$db"
+                git -C "$db" init --quiet
+                git -C "$db" add --all
+                GIT_AUTHOR_DATE="${date}" GIT_COMMITTER_DATE="${date}" git -C "$db" \
+                  -c user.name=nix -c user.email=nix@localhost \
+                  commit --quiet -m "rustsec/advisory-db ${advisoryDb.rev or "unknown"}"
+              '';
           }
         );
 

@@ -1,7 +1,6 @@
 # `nix develop`: the MSRV toolchain (with rust-src and rust-analyzer), every input of the
 # checks, and the tools the benchmarks and their receipts call for.
-{ ... }:
-{
+_: {
   perSystem =
     { config, pkgs, ... }:
     let

@@ -1,7 +1,6 @@
 # `nix build .#bench-image` (Linux systems): the container image of the built-in system
 # baseline, through the suites module's image builder (containers/bench-image.nix).
-{ ... }:
-{
+_: {
   perSystem =
     {
       config,

@@ -1,8 +1,7 @@
 # The image proven inside `nix flake check` (Linux): a NixOS VM boots Docker, loads
 # bench-image, runs it with an output volume, validates the perf.json it writes against
 # `benchmark schema`, and runs the integration tests marked "needs a Docker daemon".
-{ ... }:
-{
+_: {
   perSystem =
     {
       config,
