@@ -319,10 +319,7 @@ fn run(args: RunArgs) -> Result<ExitKind, Error> {
         .as_deref()
         .map(|p| load_receipt(p, "--baseline").map(|s| (p.to_owned(), s)))
         .transpose()?;
-    let cancel = Cancel::install_signal_handlers()
-        .map_err(|e| anyhow::anyhow!("installing signal handlers: {e}"))?;
-    let exe = std::env::current_exe()
-        .map_err(|e| anyhow::anyhow!("cannot locate the benchmark executable: {e}"))?;
+    let (cancel, exe) = process_setup()?;
     let opts = runner::RunOptions {
         output: args.output.clone(),
         keep_logs: args.keep_logs,
@@ -677,10 +674,7 @@ fn calibrate(args: CalibrateArgs) -> Result<ExitKind, Error> {
             plan.suite.name, plan.runs
         )));
     }
-    let cancel = Cancel::install_signal_handlers()
-        .map_err(|e| anyhow::anyhow!("installing signal handlers: {e}"))?;
-    let exe = std::env::current_exe()
-        .map_err(|e| anyhow::anyhow!("cannot locate the benchmark executable: {e}"))?;
+    let (cancel, exe) = process_setup()?;
     let mut progress = report::progress::for_stderr(args.quiet);
     let mut rounds = Vec::new();
     for r in 1..=args.rounds {
@@ -726,6 +720,16 @@ fn calibrate(args: CalibrateArgs) -> Result<ExitKind, Error> {
     ));
     emit(text.as_bytes())?;
     Ok(ExitKind::Ok)
+}
+
+/// What every measuring command needs: signal handling, and its own path for
+/// `$BENCHMARK_EXE`.
+fn process_setup() -> Result<(Cancel, PathBuf), Error> {
+    let cancel = Cancel::install_signal_handlers()
+        .map_err(|e| anyhow::anyhow!("installing signal handlers: {e}"))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| anyhow::anyhow!("cannot locate the benchmark executable: {e}"))?;
+    Ok((cancel, exe))
 }
 
 fn regression_exit(report: &crate::compare::Report, opts: &CompareOptions) -> ExitKind {

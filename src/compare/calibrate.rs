@@ -100,18 +100,12 @@ pub fn calibrate(rounds: &[Summary], alpha: f64) -> Option<Calibration> {
                 .iter()
                 .filter(|m| m.p_mann_whitney.is_some_and(|p| p < alpha))
                 .count() as u32;
-            // Each round's stats appear as `new` of its pairs with earlier rounds and as
-            // `base` of its pairs with later ones; take them from the first round's view.
-            let mut per_round: Vec<&crate::stats::Stats> = Vec::new();
-            if let Some(b) = tested[0].base.as_ref() {
-                per_round.push(b);
-            }
-            per_round.extend(
-                tested
-                    .iter()
-                    .take(rounds.len() - 1)
-                    .filter_map(|m| m.new.as_ref()),
-            );
+            // Each round's own stats of this measure.
+            let per_round: Vec<&crate::stats::Stats> = rounds
+                .iter()
+                .filter_map(|r| r.steps.iter().find(|s| super::step_key(s) == step))
+                .filter_map(|s| super::find(s, &measure).map(|m| m.stats))
+                .collect();
             let spread = per_round
                 .iter()
                 .map(|s| s.cv.unwrap_or(0.0) * 100.0)

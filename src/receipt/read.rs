@@ -15,12 +15,7 @@ pub const OLDEST: u32 = 1;
 /// A summary receipt (`perf.json`, `summary_<UTC>.json`), or the `perf.json` of an output
 /// directory.
 pub fn summary(path: &Path) -> Result<Summary> {
-    let file = if path.is_dir() {
-        path.join("perf.json")
-    } else {
-        path.to_owned()
-    };
-    load(&file)
+    load(&resolve(path))
 }
 
 /// A `run_N.json` receipt.

@@ -674,7 +674,7 @@ impl Ctx<'_> {
             ..unmeasured(step, status, exit_code, started_at, "docker-api")
         };
         StepRun {
-            record: with_tail(record, error.iter().cloned().collect()),
+            record: with_tail(record, error.as_slice()),
             tail: error.iter().cloned().collect(),
             leftovers: None,
             errors: error.into_iter().map(|e| (Code::StepFailed, e)).collect(),
@@ -737,7 +737,7 @@ impl Ctx<'_> {
         }
         let tail = sink.heard.tail.clone();
         Ok(StepRun {
-            record: with_tail(rec, tail.clone()),
+            record: with_tail(rec, &tail),
             tail,
             leftovers: outcome.leftovers,
             errors,
@@ -821,9 +821,9 @@ fn unmeasured(
 }
 
 /// A record with the step's last lines of output, kept only when it did not succeed.
-fn with_tail(mut record: StepRecord, tail: Vec<String>) -> StepRecord {
+fn with_tail(mut record: StepRecord, tail: &[String]) -> StepRecord {
     if record.status != Status::Ok && !tail.is_empty() {
-        record.output_tail = Some(tail);
+        record.output_tail = Some(tail.to_vec());
     }
     record
 }
@@ -844,7 +844,7 @@ fn not_started(step: &Step, at: SystemTime, e: &exec::ExecError) -> StepRun {
     let cause = format!("did not start: {}", crate::error::chain(e));
     let record = with_tail(
         unmeasured(step, status, exit_code, at, "none"),
-        vec![cause.clone()],
+        std::slice::from_ref(&cause),
     );
     StepRun {
         record,

@@ -182,7 +182,7 @@ fn t_975(df: usize) -> Option<f64> {
 }
 
 /// R type 7 percentile of non-empty, ascending, finite samples; `p` in `[0, 1]`.
-fn percentile_sorted(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile_sorted(sorted: &[f64], p: f64) -> f64 {
     let h = (sorted.len() - 1) as f64 * p;
     let lo = h.floor() as usize;
     let frac = h - lo as f64;

@@ -760,17 +760,6 @@ fn to_threshold_unit(
     }
 }
 
-fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
-    let n = sorted.len();
-    if n == 0 {
-        return None;
-    }
-    let h = (n - 1) as f64 * p;
-    let lo = h.floor() as usize;
-    let hi = (lo + 1).min(n - 1);
-    Some(sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo]))
-}
-
 fn stat_value(s: &Stats, stat: Stat) -> Option<f64> {
     Some(match stat {
         Stat::Mean => s.mean,
@@ -787,9 +776,12 @@ fn stat_value(s: &Stats, stat: Stat) -> Option<f64> {
             95.0 => s.p95,
             99.0 => s.p99,
             _ => {
+                if s.samples.is_empty() {
+                    return None;
+                }
                 let mut v = s.samples.clone();
                 v.sort_by(f64::total_cmp);
-                percentile(&v, p / 100.0)?
+                crate::stats::percentile_sorted(&v, p / 100.0)
             }
         },
     })
