@@ -23,6 +23,7 @@ mod linux;
 mod tree;
 mod wait;
 
+use std::cell::Cell;
 use std::ffi::OsString;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -31,12 +32,14 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 #[cfg(not(target_os = "linux"))]
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::cancel::Cancel;
 use super::cgroup::{self, Probe, StepCgroup};
 use super::{CgroupUsage, Rusage, Termination};
+pub use fifo::ControlFifo;
 use tree::{COOKIE_VAR, Tree};
 use wait::{Exit, ExitWatch};
 
@@ -122,9 +125,9 @@ pub struct ExecSpec {
     pub timeout: Option<Duration>,
     /// Put the process in its own cgroup when the host allows it.
     pub isolate: bool,
-    /// Create a FIFO at this path for the duration of the run and stream what is written
-    /// to it as [`Stream::Control`].
-    pub control_fifo: Option<PathBuf>,
+    /// Stream what is written to this FIFO while the step runs as [`Stream::Control`].
+    /// Made once by the caller and shared by every step (see [`ControlFifo`]).
+    pub control: Option<Arc<ControlFifo>>,
     /// Stdout/stderr are captured and streamed to the sink (true) or inherited (false).
     pub capture: bool,
     /// How long a tree being killed (timeout, cancellation, leftovers) gets between
@@ -143,7 +146,7 @@ impl Default for ExecSpec {
             cwd: None,
             timeout: None,
             isolate: true,
-            control_fifo: None,
+            control: None,
             capture: true,
             kill_grace: DEFAULT_KILL_GRACE,
         }
@@ -220,6 +223,10 @@ pub struct HarnessCost {
     pub finish: Duration,
     /// CPU time of the harness thread over the whole execution, output handling included.
     pub cpu: Option<Duration>,
+    /// The harness's own peak resident set when the step ended, bytes: the floor under
+    /// the step's `ru_maxrss` (see [`Rusage::own_max_rss`]). `None` where spawning folds
+    /// nothing of ours into it (off Linux: posix_spawn makes a fresh task).
+    pub rss_floor: Option<u64>,
 }
 
 /// Processes a step left running. Killed (whole tree: SIGTERM, the spec's `kill_grace`,
@@ -318,13 +325,11 @@ pub(crate) fn execute_with(
             source: io::Error::from(io::ErrorKind::NotFound),
         });
     }
-    let (fifo, fifo_reader) = match &spec.control_fifo {
-        Some(path) => {
-            let (fifo, reader) = fifo::ControlFifo::create(path)?;
-            (Some(fifo), Some(reader))
-        }
-        None => (None, None),
-    };
+    let fifo_reader = spec
+        .control
+        .as_deref()
+        .map(ControlFifo::for_step)
+        .transpose()?;
     // Everything the step's output needs is in place before the child starts.
     let mut io = ChildIo::new(spec.capture)
         .map_err(|e| io_error(spec, "cannot create the output pipes of", e))?;
@@ -398,7 +403,6 @@ pub(crate) fn execute_with(
     run.reaped = true;
     pumps.drain(sink);
     drop(pumps);
-    drop(fifo);
 
     let tree = run.tree.take().expect("the tree is taken once");
     let cgroup = tree.cgroup_usage();
@@ -420,6 +424,7 @@ pub(crate) fn execute_with(
         cpu: thread_cpu()
             .zip(cpu_before)
             .map(|(after, before)| after.saturating_sub(before)),
+        rss_floor: rss_floor(),
     };
     Ok(ExecOutcome {
         started_at,
@@ -435,6 +440,18 @@ pub(crate) fn execute_with(
         leftovers,
         harness,
     })
+}
+
+/// The harness's own peak resident set; it only grows, so read after the step it is at
+/// least what the child inherited at its `execve`.
+#[cfg(target_os = "linux")]
+fn rss_floor() -> Option<u64> {
+    linux::own_rss_high_water()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn rss_floor() -> Option<u64> {
+    None
 }
 
 /// CPU time of the calling thread.
@@ -471,7 +488,7 @@ impl ChildIo {
                 child: None,
             });
         }
-        let null = above_stdio(std::fs::File::open("/dev/null")?.into())?;
+        let null = dev_null()?;
         let (out_r, out_w) = std::io::pipe()?;
         let (err_r, err_w) = std::io::pipe()?;
         #[cfg(target_os = "linux")]
@@ -501,13 +518,32 @@ fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
     if fd.as_raw_fd() > 2 {
         return Ok(fd);
     }
-    // SAFETY: duplicates a descriptor we own; the copy is close-on-exec.
+    dup_above_stdio(fd.as_fd())
+}
+
+/// A close-on-exec copy of `fd` numbered 3 or more.
+fn dup_above_stdio(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    // SAFETY: duplicates a descriptor that stays open for the call; the copy is
+    // close-on-exec.
     let dup = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
     if dup < 0 {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: a fresh descriptor that nothing else owns.
     Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(dup) })
+}
+
+/// A copy of /dev/null, which is opened once per process: every step's stdin.
+fn dev_null() -> io::Result<OwnedFd> {
+    static NULL: std::sync::OnceLock<OwnedFd> = std::sync::OnceLock::new();
+    let null = match NULL.get() {
+        Some(fd) => fd,
+        None => {
+            let fd = above_stdio(std::fs::File::open("/dev/null")?.into())?;
+            NULL.get_or_init(|| fd)
+        }
+    };
+    dup_above_stdio(null.as_fd())
 }
 
 /// A spawned main child, whose pid is ours to reap.
@@ -836,11 +872,14 @@ impl Pumps {
                 });
             }
         }
-        let any = pipes.iter().any(Option::is_some);
-        Ok(Self {
-            pipes,
-            buf: vec![0; if any { READ_BUF } else { 0 }].into_boxed_slice(),
-        })
+        let buf = if pipes.iter().any(Option::is_some) {
+            READ_BUFFER
+                .with(Cell::take)
+                .unwrap_or_else(|| vec![0; READ_BUF].into_boxed_slice())
+        } else {
+            Box::default()
+        };
+        Ok(Self { pipes, buf })
     }
 
     fn register(&mut self, set: &mut PollSet) {
@@ -893,6 +932,20 @@ impl Pumps {
             }
         }
     }
+}
+
+impl Drop for Pumps {
+    fn drop(&mut self) {
+        if self.buf.len() == READ_BUF {
+            READ_BUFFER.with(|b| b.set(Some(std::mem::take(&mut self.buf))));
+        }
+    }
+}
+
+thread_local! {
+    /// The read buffer of the last step run on this thread, kept for the next one: a
+    /// fresh 1 MiB buffer is a 1 MiB memset per step.
+    static READ_BUFFER: Cell<Option<Box<[u8]>>> = const { Cell::new(None) };
 }
 
 fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {

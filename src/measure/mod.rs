@@ -48,6 +48,22 @@ pub struct Rusage {
     pub max_rss_bytes: u64,
 }
 
+impl Rusage {
+    /// The largest resident set of the step's own processes, when it can be told apart
+    /// from the spawner's. A child made by a vfork-style clone shares the harness's
+    /// address space until `execve`, and the kernel folds that space's peak into the
+    /// child's `ru_maxrss` as the child execs (fork(2) would fold a copy of it), so the
+    /// raw value is never below `floor`, the spawner's own peak resident set. Above it, the
+    /// value is the step's; at or below it, the step's true peak is unknown (smaller) and
+    /// this is `None`. Without a floor (no such fold) the raw value stands.
+    pub fn own_max_rss(&self, floor: Option<u64>) -> Option<u64> {
+        match floor {
+            Some(floor) if self.max_rss_bytes <= floor => None,
+            _ => Some(self.max_rss_bytes),
+        }
+    }
+}
+
 /// Usage accounted by a per-step cgroup: covers every process that ever ran in it, also
 /// ones that escaped the process group or were never waited for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -96,5 +112,23 @@ impl SamplerCost {
         } else {
             100.0 * self.cpu.as_secs_f64() / self.wall.as_secs_f64()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_peak_at_or_below_the_spawners_own_is_not_the_steps() {
+        let ru = |kib: u64| Rusage {
+            max_rss_bytes: kib * 1024,
+            ..Rusage::default()
+        };
+        let floor = Some(16 * 1024 * 1024);
+        assert_eq!(ru(200 * 1024).own_max_rss(floor), Some(200 * 1024 * 1024));
+        assert_eq!(ru(16 * 1024).own_max_rss(floor), None, "exactly the fold");
+        assert_eq!(ru(1024).own_max_rss(floor), None);
+        assert_eq!(ru(1024).own_max_rss(None), Some(1024 * 1024));
     }
 }

@@ -101,6 +101,13 @@ pub(crate) fn parse_meminfo(text: &str) -> Option<MemInfo> {
     Some(info)
 }
 
+/// The peak resident set (`VmHWM`) from /proc/PID/status, bytes.
+pub(crate) fn parse_status_hwm(text: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(parse_kib)
+}
+
 /// `   24684084 kB` → bytes.
 fn parse_kib(rest: &str) -> Option<u64> {
     let mut parts = rest.split_ascii_whitespace();
@@ -248,6 +255,16 @@ pub(crate) fn parse_loadavg(text: &str) -> Option<LoadAvg> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_high_water_mark() {
+        let status =
+            "Name:\tbenchmark\nVmPeak:\t  123456 kB\nVmHWM:\t   16800 kB\nVmRSS:\t   16000 kB\n";
+        assert_eq!(parse_status_hwm(status), Some(16800 * 1024));
+        // A kernel thread has no Vm lines.
+        assert_eq!(parse_status_hwm("Name:\tkthreadd\nState:\tS\n"), None);
+        assert_eq!(parse_status_hwm("VmHWM:\t12 MB\n"), None);
+    }
 
     const STAT: &str = "\
 cpu  6168 0 2267 62165 183 0 25 20 7 3

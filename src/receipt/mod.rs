@@ -188,7 +188,9 @@ pub struct StepRecord {
     pub cpu_user_ms: Option<f64>,
     pub cpu_sys_ms: Option<f64>,
     /// Largest resident set of any single process of the tree (wait4 ru_maxrss), bytes;
-    /// `null` as above.
+    /// `null` as above, and where it is not above `harness.rss_floor_bytes` (the
+    /// harness's own resident set, which the kernel folds into it: the step's own peak is
+    /// then smaller and unknown; the cgroup's tree peak still says what the step used).
     pub peak_rss_bytes: Option<u64>,
     /// What the step's cgroup accounted, when one was used.
     pub cgroup: Option<CgroupRecord>,
@@ -233,6 +235,13 @@ pub struct HarnessRecord {
     pub finish_ms: f64,
     /// CPU time of the harness's thread over the whole step, output handling included.
     pub cpu_ms: Option<f64>,
+    /// The harness's own peak resident set when the step ended, bytes. The step's process
+    /// is cloned from the harness, and the kernel counts the harness's resident set into
+    /// its `ru_maxrss`; a step whose `ru_maxrss` is not above this floor has
+    /// `peak_rss_bytes` null (its true peak is smaller and unknown). Absent off Linux,
+    /// where spawning folds nothing in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rss_floor_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

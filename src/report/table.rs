@@ -48,11 +48,20 @@ pub fn render(summary: &Summary) -> String {
         .steps
         .iter()
         .any(|s| s.cgroup_memory_peak_bytes.is_none() && s.peak_rss_bytes.is_some());
+    let unknown = summary.steps.iter().any(|s| {
+        s.cgroup_memory_peak_bytes.is_none()
+            && s.peak_rss_bytes.is_none()
+            && s.cpu_user_ms.is_some()
+    });
     let legend: Vec<&str> = [
         (tree, "tree = the whole process tree (its cgroup)"),
         (
             proc,
             "proc = its largest single process (RSS; no cgroup measured it)",
+        ),
+        (
+            unknown,
+            "— = no cgroup, and no process above the harness's own RSS, which the kernel counts into every step's",
         ),
     ]
     .into_iter()

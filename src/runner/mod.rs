@@ -16,6 +16,7 @@ use std::ffi::OsString;
 use std::fs::{self, OpenOptions};
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
@@ -25,7 +26,9 @@ use crate::docker::{self, DaemonInfo, DockerError, Monitor};
 use crate::error::Error;
 use crate::event::{Event, Reporter};
 use crate::measure::cancel::Cancel;
-use crate::measure::exec::{self, ExecError, ExecOutcome, ExecSpec, Leftovers, OutputSink};
+use crate::measure::exec::{
+    self, ControlFifo, ExecError, ExecOutcome, ExecSpec, Leftovers, OutputSink,
+};
 use crate::measure::host::{self, HostState};
 use crate::measure::platform::{self, Platform};
 use crate::measure::sampler::Sampler;
@@ -163,6 +166,7 @@ pub fn run(
         sampler: sampler.as_ref(),
         monitor: monitor.as_ref(),
         fifo_dir: fifo_dir.path().to_owned(),
+        control: None,
         method: None,
         // A suite that sets PATH keeps the lookup in the child, under its own PATH.
         shell: (!suite.env.contains_key("PATH"))
@@ -372,6 +376,8 @@ struct Ctx<'a> {
     sampler: Option<&'a Sampler>,
     monitor: Option<&'a Monitor>,
     fifo_dir: PathBuf,
+    /// `$BENCHMARK_CONTROL`, made once in `fifo_dir` and shared by every step.
+    control: Option<Arc<ControlFifo>>,
     method: Option<exec::Method>,
     /// The `benchmark.run` label of this invocation's probe containers.
     probe_label: String,
@@ -560,7 +566,7 @@ impl Ctx<'_> {
             cwd: Some(suite.working_dir.clone()),
             timeout,
             isolate: true,
-            control_fifo: None,
+            control: None,
             capture: true,
             kill_grace: suite.kill_grace,
         }
@@ -692,11 +698,18 @@ impl Ctx<'_> {
         let log_rel = format!("logs/{dir_name}/{}.log", step.id);
         let mut sink = StepSink::new(Some(self.opts.output.join(&log_rel)));
         let mut spec = self.spec(run, &step.env, min_timeout(step.timeout, deadline));
-        let fifo = self
-            .fifo_dir
-            .join(format!("control-{dir_name}-{}", step.id));
-        run_env.apply(&mut spec, self.plan, &self.opts.exe, &step.id, &fifo);
-        spec.control_fifo = Some(fifo);
+        let control = match self.control() {
+            Ok(control) => control,
+            Err(e) => return Ok(not_started(step, SystemTime::now(), &e)),
+        };
+        run_env.apply(
+            &mut spec,
+            self.plan,
+            &self.opts.exe,
+            &step.id,
+            control.path(),
+        );
+        spec.control = Some(control);
         let window = self.sampler.map(|s| s.begin());
         let started_at = SystemTime::now();
         let outcome = match self.executor.execute(&spec, &mut sink, self.cancel) {
@@ -742,6 +755,16 @@ impl Ctx<'_> {
             leftovers: outcome.leftovers,
             errors,
         })
+    }
+
+    /// The control FIFO every step of the invocation shares, made with the first step.
+    fn control(&mut self) -> Result<Arc<ControlFifo>, exec::ExecError> {
+        if let Some(c) = &self.control {
+            return Ok(Arc::clone(c));
+        }
+        let c = Arc::new(ControlFifo::create(&self.fifo_dir.join("control"))?);
+        self.control = Some(Arc::clone(&c));
+        Ok(c)
     }
 
     fn hook(

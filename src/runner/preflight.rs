@@ -108,7 +108,7 @@ fn check_one(
                 cwd: Some(suite.working_dir.clone()),
                 timeout: Some(Duration::from_secs(60)),
                 isolate: false,
-                control_fifo: None,
+                control: None,
                 capture: true,
                 kill_grace: suite.kill_grace,
             };

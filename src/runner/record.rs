@@ -261,7 +261,7 @@ pub(crate) fn step_record(
         wall_ms: ms(outcome.wall),
         cpu_user_ms: Some(ms(cpu_user)),
         cpu_sys_ms: Some(ms(cpu_sys)),
-        peak_rss_bytes: Some(outcome.rusage.max_rss_bytes),
+        peak_rss_bytes: outcome.rusage.own_max_rss(outcome.harness.rss_floor),
         cgroup: cg.map(|c| CgroupRecord {
             cpu_user_ms: c.cpu_user.map(ms),
             cpu_sys_ms: c.cpu_sys.map(ms),
@@ -291,6 +291,7 @@ pub(crate) fn step_record(
             clone_into_cgroup: outcome.harness.clone_into_cgroup,
             finish_ms: ms(outcome.harness.finish),
             cpu_ms: outcome.harness.cpu.map(ms),
+            rss_floor_bytes: outcome.harness.rss_floor,
         }),
     }
 }

@@ -28,7 +28,7 @@ pub fn run(name: &str, command: &[OsString], timeout: Option<Duration>) -> Resul
         cwd: None,
         timeout,
         isolate: true,
-        control_fifo: None,
+        control: None,
         capture: false,
         kill_grace: Duration::from_secs(2),
     };

@@ -25,8 +25,8 @@ run = "true"
         cmd.pre_exec(|| {
             libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
             let lim = libc::rlimit {
-                rlim_cur: 1500,
-                rlim_max: 1500,
+                rlim_cur: 1000,
+                rlim_max: 1000,
             };
             if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
                 return Err(std::io::Error::last_os_error());

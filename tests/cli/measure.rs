@@ -59,6 +59,31 @@ fn a_200_mib_spike_of_20_ms_is_reported_as_at_least_200_mib() {
     }
 }
 
+/// The step's process is cloned from the harness and the kernel folds the harness's
+/// resident set into its ru_maxrss: a step smaller than the harness gets no peak of
+/// its own rather than the harness's (16 MiB for `sleep` before), with and without
+/// cgroups; the floor it was held against is recorded.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_small_step_is_not_given_the_harnesss_own_resident_set() {
+    for mode in ["auto", "off"] {
+        let b = bench()
+            .suite("[suite]\nruns = 1\nwarmup = 0\n[[step]]\nid = \"nap\"\nrun = \"sleep 0.01\"\n")
+            .env("BENCHMARK_CGROUP", mode);
+        let run = b.run().code(0).run_receipt(1);
+        let step = &run.steps[0];
+        let floor = step.harness.as_ref().unwrap().rss_floor_bytes;
+        assert!(
+            floor.is_some_and(|f| f > 1 << 20),
+            "BENCHMARK_CGROUP={mode}: the harness's own peak is recorded: {floor:?}"
+        );
+        assert_eq!(
+            step.peak_rss_bytes, None,
+            "BENCHMARK_CGROUP={mode}: sleep is far smaller than the harness ({floor:?} bytes)"
+        );
+    }
+}
+
 fn daemon_suite(cgroup: &str) -> crate::helper::Bench {
     // The step starts a daemon that escapes its session and process group, then hangs.
     bench()
@@ -275,23 +300,17 @@ fn a_flood_of_malformed_control_lines_keeps_memory_and_receipts_small() {
         "[suite]\nruns = 1\nwarmup = 0\n[[step]]\nid = \"flood\"\n\
          run = \"yes '::bench:: bogus line' | head -n 1000000\"\n",
     );
-    let mut cmd = b.command();
-    cmd.args(["run", "--quiet"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    #[expect(
-        clippy::zombie_processes,
-        reason = "reaped below with wait4, for its rusage"
-    )]
-    let child = cmd.spawn().unwrap();
-    let pid = i32::try_from(child.id()).unwrap();
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is valid; wait4 on our own child fills it.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: our own child, valid out-pointers.
-    assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut ru) }, pid);
-    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
-    let peak_mib = ru.ru_maxrss / 1024;
+    b.run_args(&["run", "--quiet"]).code(0);
+    // The harness's own peak, which it records with every step. (Its rusage seen from
+    // here would not do: a process spawned by this test inherits the test binary's
+    // resident set into its ru_maxrss.)
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(b.path("bench-out/run_1.json")).unwrap())
+            .unwrap();
+    let peak = run["steps"][0]["harness"]["rss_floor_bytes"]
+        .as_u64()
+        .expect("the harness's peak RSS is recorded");
+    let peak_mib = peak >> 20;
     assert!(peak_mib < 64, "the harness grew to {peak_mib} MiB");
     let run = b.path("bench-out/run_1.json");
     let size = std::fs::metadata(&run).unwrap().len();

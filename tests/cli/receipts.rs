@@ -25,7 +25,8 @@ warmup = 0
 env_allow = ["VISIBLE"]
 [[step]]
 id = "a"
-run = "sleep 0.3"
+# A process larger than the harness (40 MiB held for 300 ms): a peak of its own.
+run = '"$BENCHMARK_EXE" spike 40 300'
 "#,
         )
         .env("VISIBLE", "shown")

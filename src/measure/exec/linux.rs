@@ -21,6 +21,26 @@ const PF_KTHREAD: u64 = 0x0020_0000;
 /// process started with a truly empty one (`env -i`) costs this once per scan.
 const EXEC_WINDOW: Duration = Duration::from_millis(20);
 
+/// This process's peak resident set (`VmHWM` of /proc/self/status), bytes. The file is
+/// opened once and re-read with `pread`, which makes procfs generate it afresh.
+pub(super) fn own_rss_high_water() -> Option<u64> {
+    static STATUS: OnceLock<Option<File>> = OnceLock::new();
+    let file = STATUS
+        .get_or_init(|| File::open("/proc/self/status").ok())
+        .as_ref()?;
+    let mut buf = [0u8; 4096];
+    let mut len = 0;
+    while len < buf.len() {
+        match file.read_at(&mut buf[len..], len as u64) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    crate::measure::procfs::parse_status_hwm(std::str::from_utf8(&buf[..len]).ok()?)
+}
+
 /// A pollable descriptor that becomes readable when `pid` exits (Linux ≥ 5.3).
 pub(super) fn pidfd(pid: i32) -> io::Result<OwnedFd> {
     // SAFETY: pidfd_open takes integers; the pid is our unreaped child, so it cannot

@@ -199,18 +199,24 @@ fn streams_stdout_stderr_and_control() {
     let mut spec = sh(
         r#"printf 'out 1\n'; printf 'err 1\n' >&2; printf '::bench:: phase a\n' >> "$BENCHMARK_CONTROL"; printf '::bench:: metric x 1\n' >> "$BENCHMARK_CONTROL"; printf 'out 2\n'"#,
     );
-    spec.control_fifo = Some(fifo.clone());
+    let control = std::sync::Arc::new(super::ControlFifo::create(&fifo).unwrap());
+    spec.control = Some(std::sync::Arc::clone(&control));
     spec.env
         .push(("BENCHMARK_CONTROL".into(), fifo.clone().into()));
-    let (o, sink) = run(&spec);
-    assert_eq!(o.termination, Termination::Exited(0));
-    assert_eq!(text(&sink.out), "out 1\nout 2\n");
-    assert_eq!(text(&sink.err), "err 1\n");
-    assert_eq!(
-        text(&sink.control),
-        "::bench:: phase a\n::bench:: metric x 1\n"
-    );
-    assert!(!fifo.exists(), "the FIFO is removed afterwards");
+    for _ in 0..2 {
+        // The same FIFO serves the next step: each hears only its own lines.
+        let (o, sink) = run(&spec);
+        assert_eq!(o.termination, Termination::Exited(0));
+        assert_eq!(text(&sink.out), "out 1\nout 2\n");
+        assert_eq!(text(&sink.err), "err 1\n");
+        assert_eq!(
+            text(&sink.control),
+            "::bench:: phase a\n::bench:: metric x 1\n"
+        );
+    }
+    drop(spec);
+    drop(control);
+    assert!(!fifo.exists(), "the FIFO is removed with the last handle");
 }
 
 #[test]
