@@ -1,5 +1,9 @@
-//! Pure parsers of /proc text (stat, meminfo, diskstats, loadavg), allocation-free so the
-//! sampler can run them on every tick. Malformed text gives `None`, never a panic.
+//! Pure parsers of /proc text (stat, meminfo, diskstats, loadavg, status), allocation-free
+//! so the sampler can run them on every tick, and the one reader of kernel text files kept
+//! open. Malformed text gives `None`, never a panic.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 
 /// Aggregate CPU time of all CPUs, from the `cpu` line of /proc/stat, in USER_HZ ticks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -99,6 +103,42 @@ pub(crate) fn parse_meminfo(text: &str) -> Option<MemInfo> {
     }
     info.total = total?;
     Some(info)
+}
+
+/// Below this, a first read of a kernel text file got all of it (see [`read_text`]).
+const SHORT_FILE: usize = 2048;
+
+/// The whole of a kernel text file (procfs, cgroupfs) kept open, read with `pread` from
+/// offset 0 — which makes the kernel generate it afresh — into `buf`, grown as needed up
+/// to `max` bytes (`None` past that, or when it cannot be read or is not UTF-8).
+///
+/// A seq_file read stops short only at end of file or where its page-sized buffer
+/// filled up, so a first read this far from a page is the whole file and the read that
+/// would say end-of-file is saved; files with a record per device (diskstats) come in
+/// pieces of about a page and are read on to the end.
+pub(crate) fn read_text<'b>(file: &File, buf: &'b mut Vec<u8>, max: usize) -> Option<&'b str> {
+    if buf.len() < 4096 {
+        buf.resize(4096, 0);
+    }
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            if buf.len() >= max {
+                return None;
+            }
+            let grown = (buf.len() * 2).min(max);
+            buf.resize(grown, 0);
+        }
+        let n = match file.read_at(&mut buf[len..], len as u64) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return None,
+        };
+        len += n;
+        if n == 0 || len < SHORT_FILE {
+            return std::str::from_utf8(&buf[..len]).ok();
+        }
+    }
 }
 
 /// The peak resident set (`VmHWM`) from /proc/PID/status, bytes.
@@ -255,6 +295,29 @@ pub(crate) fn parse_loadavg(text: &str) -> Option<LoadAvg> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_small_and_multi_page_files_whole_and_again() {
+        let mut buf = Vec::new();
+        for path in ["/proc/self/status", "/proc/crypto"] {
+            let file = File::open(path).unwrap();
+            let text = read_text(&file, &mut buf, 1 << 20).unwrap().to_owned();
+            let expected = std::fs::read_to_string(path).unwrap();
+            // /proc/self/status changes between reads only in its counters.
+            assert_eq!(text.lines().count(), expected.lines().count(), "{path}");
+            let again = read_text(&file, &mut buf, 1 << 20).unwrap();
+            assert_eq!(
+                again.lines().count(),
+                expected.lines().count(),
+                "{path} again"
+            );
+        }
+        let crypto = File::open("/proc/crypto").unwrap();
+        assert!(
+            read_text(&crypto, &mut Vec::new(), 4096).is_none(),
+            "over the limit"
+        );
+    }
 
     #[test]
     fn status_high_water_mark() {

@@ -167,6 +167,8 @@ pub fn run(
         monitor: monitor.as_ref(),
         fifo_dir: fifo_dir.path().to_owned(),
         control: None,
+        logs: None,
+        spare_run_dir: None,
         method: None,
         // A suite that sets PATH keeps the lookup in the child, under its own PATH.
         shell: (!suite.env.contains_key("PATH"))
@@ -378,6 +380,10 @@ struct Ctx<'a> {
     fifo_dir: PathBuf,
     /// `$BENCHMARK_CONTROL`, made once in `fifo_dir` and shared by every step.
     control: Option<Arc<ControlFifo>>,
+    /// `OUT/logs`, made and resolved with the first run.
+    logs: Option<PathBuf>,
+    /// The last run's directory when nothing was written into it, for the next run.
+    spare_run_dir: Option<PathBuf>,
     method: Option<exec::Method>,
     /// The `benchmark.run` label of this invocation's probe containers.
     probe_label: String,
@@ -398,9 +404,7 @@ impl Ctx<'_> {
         } else {
             format!("run_{number}")
         };
-        let run_dir = self.opts.output.join("logs").join(&dir_name);
-        fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
-        let run_dir = fs::canonicalize(&run_dir).unwrap_or(run_dir);
+        let run_dir = self.run_dir(&dir_name)?;
         let deadline = plan.suite.run_timeout.map(|t| Instant::now() + t);
         let run_env = RunEnv {
             run_dir: run_dir.clone(),
@@ -530,6 +534,10 @@ impl Ctx<'_> {
         }
         if status == Status::TimedOut {
             status = Status::Failed;
+        }
+        // Nothing landed in it: the next run takes it over under its own name.
+        if fs::read_dir(&run_env.run_dir).is_ok_and(|mut d| d.next().is_none()) {
+            self.spare_run_dir = Some(run_env.run_dir);
         }
         Ok(RunReceipt {
             schema_version: receipt::SCHEMA_VERSION,
@@ -755,6 +763,36 @@ impl Ctx<'_> {
             leftovers: outcome.leftovers,
             errors,
         })
+    }
+
+    /// `OUT/logs/NAME`, the run's `$BENCHMARK_RUN_DIR`: the empty directory of the run
+    /// before renamed, else a new one. Making a directory allocates an inode, which on a
+    /// file system full of recently deleted ones (ext4 after the last invocation's
+    /// receipts were cleared) cost more than the rest of a short run; a rename does not.
+    fn run_dir(&mut self, name: &str) -> Result<PathBuf> {
+        let logs = match &self.logs {
+            Some(logs) => logs.clone(),
+            None => {
+                let logs = self.opts.output.join("logs");
+                fs::create_dir_all(&logs)
+                    .with_context(|| format!("creating {}", logs.display()))?;
+                let logs = fs::canonicalize(&logs).unwrap_or(logs);
+                self.logs = Some(logs.clone());
+                logs
+            }
+        };
+        let dir = logs.join(name);
+        if let Some(spare) = self.spare_run_dir.take()
+            && fs::rename(&spare, &dir).is_ok()
+        {
+            return Ok(dir);
+        }
+        match fs::create_dir(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                Err(e).with_context(|| format!("creating {}", dir.display()))
+            }
+            _ => Ok(dir),
+        }
     }
 
     /// The control FIFO every step of the invocation shares, made with the first step.

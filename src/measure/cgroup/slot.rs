@@ -385,16 +385,7 @@ impl SlotPart {
 
 /// Read a whole (small) kernel text file from its start into `buf`.
 fn read_text<'b>(file: &File, buf: &'b mut Vec<u8>) -> Option<&'b str> {
-    buf.clear();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let n = file.read_at(&mut chunk, buf.len() as u64).ok()?;
-        if n == 0 || buf.len() + n > MAX_READ {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    std::str::from_utf8(buf).ok()
+    crate::measure::procfs::read_text(file, buf, MAX_READ)
 }
 
 fn pids_of(procs: &File) -> Option<Vec<i32>> {

@@ -28,17 +28,9 @@ pub(super) fn own_rss_high_water() -> Option<u64> {
     let file = STATUS
         .get_or_init(|| File::open("/proc/self/status").ok())
         .as_ref()?;
-    let mut buf = [0u8; 4096];
-    let mut len = 0;
-    while len < buf.len() {
-        match file.read_at(&mut buf[len..], len as u64) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return None,
-        }
-    }
-    crate::measure::procfs::parse_status_hwm(std::str::from_utf8(&buf[..len]).ok()?)
+    let mut buf = Vec::new();
+    crate::measure::procfs::read_text(file, &mut buf, 1 << 16)
+        .and_then(crate::measure::procfs::parse_status_hwm)
 }
 
 /// A pollable descriptor that becomes readable when `pid` exits (Linux ≥ 5.3).

@@ -2,7 +2,6 @@
 //! re-read with `pread` at offset 0 into one reused buffer, so a tick allocates nothing.
 
 use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::time::Instant;
 
 use super::{CpuCounters, Detail, DiskBytes, Reading};
@@ -77,30 +76,8 @@ impl Probe {
     }
 }
 
-/// The whole content of a /proc file, read with `pread` from offset 0 (which makes procfs
-/// generate the text afresh) until end of file. Files with one record (stat, meminfo) come
-/// back whole in the first read; files with a record per device (diskstats) come in pieces
-/// of about a page.
 fn read_text<'b>(file: &File, buf: &'b mut Vec<u8>) -> Option<&'b str> {
-    let mut len = 0;
-    loop {
-        if len == buf.len() {
-            if buf.len() >= MAX_BUFFER {
-                return None;
-            }
-            let grown = buf.len().max(4096) * 2;
-            buf.resize(grown, 0);
-        }
-        let n = match file.read_at(&mut buf[len..], len as u64) {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => return None,
-        };
-        if n == 0 {
-            return std::str::from_utf8(&buf[..len]).ok();
-        }
-        len += n;
-    }
+    procfs::read_text(file, buf, MAX_BUFFER)
 }
 
 /// Names in /sys/block that are physical disks (see [`procfs::is_physical_block_link`]).
@@ -136,17 +113,5 @@ mod tests {
         assert!(b.total >= a.total && a.total > 0);
         assert!(edge.mem_used.unwrap() > 0);
         assert!(tick.disk.is_none(), "ticks skip the disk counters");
-    }
-
-    #[test]
-    fn reads_multi_page_files_whole() {
-        // /proc/crypto: many records, over a page, and stable.
-        let file = File::open("/proc/crypto").unwrap();
-        let mut buf = vec![0; 16];
-        let text = read_text(&file, &mut buf).unwrap();
-        assert!(text.len() > 4096, "{} bytes", text.len());
-        assert_eq!(text, std::fs::read_to_string("/proc/crypto").unwrap());
-        let again = read_text(&file, &mut buf).unwrap();
-        assert!(again.len() > 4096, "re-read from the start");
     }
 }
