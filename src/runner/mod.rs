@@ -54,6 +54,9 @@ pub const DEFAULT_ENV_ALLOW: &[&str] = &[
 
 /// File with `benchmark step` records, inside each run's directory.
 pub const SUBSTEPS_FILE: &str = ".steps.jsonl";
+/// File with the step ids taken in a run, inside each run's directory: the plan's, then
+/// each `benchmark step`'s in the order they started (see [`substep`]).
+pub const IDS_FILE: &str = ".step-ids";
 
 /// Where and how to run.
 #[derive(Debug, Clone)]
@@ -395,6 +398,10 @@ impl Ctx<'_> {
         let run_dir = self.opts.output.join("logs").join(&dir_name);
         fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
         let run_dir = fs::canonicalize(&run_dir).unwrap_or(run_dir);
+        // Sub-steps take ids that none of the plan's steps has (and this also replaces
+        // the file an earlier invocation left).
+        substep::write_ids(&run_dir, plan.steps.iter().map(|s| s.id.as_str()))
+            .with_context(|| format!("writing {}", run_dir.join(IDS_FILE).display()))?;
         let deadline = plan.suite.run_timeout.map(|t| Instant::now() + t);
         let run_env = RunEnv {
             run_dir: run_dir.clone(),
@@ -452,8 +459,11 @@ impl Ctx<'_> {
                 let step_status = record.status;
                 steps.push(record);
                 // Steps recorded from inside this one with `benchmark step`.
-                let (subs, sub_warnings) =
+                let (mut subs, sub_warnings) =
                     read_substeps(&run_dir.join(SUBSTEPS_FILE), &mut substeps_offset);
+                // In the order they started (a nested one ends before its parent).
+                let ids = substep::read_ids(&run_dir);
+                subs.sort_by_key(|s| ids.iter().position(|i| *i == s.id).unwrap_or(usize::MAX));
                 warnings.extend(sub_warnings);
                 for s in subs {
                     events.event(&Event::StepFinished {

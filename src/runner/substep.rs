@@ -1,29 +1,59 @@
 //! `benchmark step NAME -- CMD…`: time one command from inside a script. Inside a run
 //! (`BENCHMARK_RUN_DIR` set) the measurement is appended to the run's sub-step file and
-//! becomes a step of the receipt, with the enclosing step as its parent; outside a run it
-//! is printed. The command's exit code is passed through either way.
+//! becomes a step of the receipt, with the innermost enclosing step (`$BENCHMARK_STEP`) as
+//! its parent; outside a run it is printed. Its id is the name made valid, made unique in
+//! the run with a `-N` suffix; the record keeps the name as given. The command's exit code
+//! is passed through either way, also when the step cannot be recorded.
 
 use std::ffi::OsString;
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
 
-use super::SUBSTEPS_FILE;
 use super::record::{self, StepSink};
+use super::{IDS_FILE, SUBSTEPS_FILE};
+use crate::control::suggest_name;
 use crate::error::Error;
 use crate::format::{bytes, ms};
 use crate::measure::cancel::Cancel;
 use crate::measure::exec::{self, ExecError, ExecSpec};
+use crate::receipt::StepRecord;
 
-/// Run the command; return the exit code to pass through.
+/// Run the command; return the exit code to pass through. Failing to record into the
+/// run is a warning, never a reason to lose the command's exit code.
 pub fn run(name: &str, command: &[OsString], timeout: Option<Duration>) -> Result<i32, Error> {
     let cancel = Cancel::install_signal_handlers().context("installing signal handlers")?;
+    let parent = std::env::var("BENCHMARK_STEP")
+        .ok()
+        .filter(|s| !s.is_empty());
+    let wanted = suggest_name(name);
+    // The id is taken before the command starts: nested sub-steps name it as their
+    // parent, and ids are handed out in the order steps start.
+    let (id, run_dir) = match std::env::var_os("BENCHMARK_RUN_DIR").filter(|d| !d.is_empty()) {
+        None => (wanted, None),
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            match reserve(&dir, &wanted) {
+                Ok(id) => (id, Some(dir)),
+                Err(e) => {
+                    eprintln!(
+                        "benchmark step {name}: warning: cannot record into the run: {}: {e}; \
+                         the command runs unrecorded (is BENCHMARK_RUN_DIR the directory the \
+                         harness set?)",
+                        dir.join(IDS_FILE).display()
+                    );
+                    (wanted, None)
+                }
+            }
+        }
+    };
     let spec = ExecSpec {
         program: command[0].clone(),
         args: command[1..].to_vec(),
-        env: vec![],
+        // The innermost enclosing step is the parent of a sub-step started inside this one.
+        env: vec![("BENCHMARK_STEP".into(), id.clone().into())],
         env_remove: vec![],
         cwd: None,
         timeout,
@@ -42,10 +72,6 @@ pub fn run(name: &str, command: &[OsString], timeout: Option<Duration>) -> Resul
     };
     let status = record::status(&outcome, &[0]);
     let sink = StepSink::new(None);
-    let id = to_id(name);
-    let parent = std::env::var("BENCHMARK_STEP")
-        .ok()
-        .filter(|s| !s.is_empty());
     let mut rec = record::step_record(
         &id,
         name,
@@ -59,19 +85,17 @@ pub fn run(name: &str, command: &[OsString], timeout: Option<Duration>) -> Resul
     if let Some(l) = outcome.leftovers {
         l.kill();
     }
-    match std::env::var_os("BENCHMARK_RUN_DIR").filter(|d| !d.is_empty()) {
+    let code = outcome.termination.code();
+    match run_dir {
         Some(dir) => {
             rec.log = None;
-            let path = PathBuf::from(dir).join(SUBSTEPS_FILE);
-            let mut line = serde_json::to_vec(&rec).context("serializing the step record")?;
-            line.push(b'\n');
-            // One write on an O_APPEND file: records of concurrent steps never interleave.
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .and_then(|mut f| f.write_all(&line))
-                .with_context(|| format!("recording step `{name}` into {}", path.display()))?;
+            let path = dir.join(SUBSTEPS_FILE);
+            if let Err(e) = append(&path, &rec) {
+                eprintln!(
+                    "benchmark step {name}: warning: could not record the step into {}: {e:#}",
+                    path.display()
+                );
+            }
         }
         None => eprintln!(
             "step {name}: {} (user {}, sys {}, peak RSS {}){}",
@@ -85,30 +109,78 @@ pub fn run(name: &str, command: &[OsString], timeout: Option<Duration>) -> Resul
             }
         ),
     }
-    Ok(outcome.termination.code())
+    Ok(code)
 }
 
-/// A name as a step id: characters selectors cannot carry become `-`.
-fn to_id(name: &str) -> String {
-    let id: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    if id.is_empty() { "step".to_owned() } else { id }
+/// Append one record as one line.
+fn append(path: &Path, rec: &StepRecord) -> anyhow::Result<()> {
+    let mut line = serde_json::to_vec(rec).context("serializing the step record")?;
+    line.push(b'\n');
+    // One write on an O_APPEND file: records of concurrent steps never interleave.
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(&line))?;
+    Ok(())
+}
+
+/// The ids taken in a run so far, one a line: the runner writes its steps' ids when the
+/// run starts, and each sub-step appends its own as it starts.
+pub fn write_ids<'a>(
+    run_dir: &Path,
+    ids: impl IntoIterator<Item = &'a str>,
+) -> std::io::Result<()> {
+    let text: String = ids.into_iter().map(|i| format!("{i}\n")).collect();
+    std::fs::write(run_dir.join(IDS_FILE), text)
+}
+
+/// The ids taken in a run, in the order they were taken.
+pub fn read_ids(run_dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(run_dir.join(IDS_FILE))
+        .map(|t| t.lines().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// Take a unique id close to `wanted` in the run at `run_dir`, under an exclusive lock on
+/// the id file, so that concurrent sub-steps never take the same one.
+fn reserve(run_dir: &Path, wanted: &str) -> std::io::Result<String> {
+    // No `create`: a directory the harness did not prepare is not a run's.
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .append(true)
+        .open(run_dir.join(IDS_FILE))?;
+    f.lock()?;
+    let mut taken = String::new();
+    f.read_to_string(&mut taken)?;
+    let id = unique_id(wanted, &taken.lines().collect::<Vec<_>>());
+    f.write_all(format!("{id}\n").as_bytes())?;
+    Ok(id)
+}
+
+/// `wanted`, or with the first free `-N` suffix (N ≥ 2) when it is taken. Ids that differ
+/// only in case are taken too: they name the same file on case-insensitive file systems.
+fn unique_id(wanted: &str, taken: &[&str]) -> String {
+    let free = |id: &str| !taken.iter().any(|t| t.eq_ignore_ascii_case(id));
+    if free(wanted) {
+        return wanted.to_owned();
+    }
+    (2u64..)
+        .map(|n| format!("{wanted}-{n}"))
+        .find(|id| free(id))
+        .expect("a finite list leaves a suffix free")
 }
 
 #[cfg(test)]
 mod tests {
+    use super::unique_id;
+
     #[test]
-    fn names_become_ids() {
-        assert_eq!(super::to_id("kind create"), "kind-create");
-        assert_eq!(super::to_id("a/b.c_d"), "a-b.c_d");
-        assert_eq!(super::to_id(""), "step");
+    fn a_taken_id_gets_the_first_free_suffix() {
+        assert_eq!(unique_id("a_b", &[]), "a_b");
+        assert_eq!(unique_id("a_b", &["a_b"]), "a_b-2");
+        assert_eq!(unique_id("a_b", &["a_b", "a_b-2", "A_B-3"]), "a_b-4");
+        // Case-only differences collide on case-insensitive file systems.
+        assert_eq!(unique_id("Build", &["build"]), "Build-2");
     }
 }
