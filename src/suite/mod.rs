@@ -283,7 +283,7 @@ pub fn parse(text: &str, path: Option<&Path>, dir: &Path) -> Result<Suite, Suite
 
     // Steps: ids unique and valid, modes known.
     let mut steps = Vec::new();
-    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut seen: BTreeMap<String, (String, usize)> = BTreeMap::new();
     let declared: Option<Vec<String>> = s
         .and_then(|s| s.modes.as_ref())
         .map(|m| m.iter().map(|m| m.get_ref().clone()).collect());
@@ -302,17 +302,29 @@ pub fn parse(text: &str, path: Option<&Path>, dir: &Path) -> Result<Suite, Suite
                 )),
             ));
         }
-        if let Some(first) = seen.get(&id) {
-            return Err(at(
-                st.id.span(),
-                format!(
-                    "duplicate step id `{id}` (first defined at line {})",
-                    locate(&file, text, *first).line
-                ),
-                Some("give each [[step]] a unique `id`".to_owned()),
-            ));
+        // Keyed in lower case: ids name log files, and ids that differ only in case
+        // name the same file on case-insensitive file systems (macOS, Windows).
+        if let Some((first_id, first)) = seen.get(&id.to_ascii_lowercase()) {
+            let line = locate(&file, text, *first).line;
+            return Err(if *first_id == id {
+                at(
+                    st.id.span(),
+                    format!("duplicate step id `{id}` (first defined at line {line})"),
+                    Some("give each [[step]] a unique `id`".to_owned()),
+                )
+            } else {
+                at(
+                    st.id.span(),
+                    format!("step id `{id}` differs from `{first_id}` (line {line}) only in case"),
+                    Some(format!(
+                        "ids name log files, and these two name the same file on \
+                         case-insensitive file systems (macOS); rename one, e.g. \
+                         `id = \"{id}-2\"`"
+                    )),
+                )
+            });
         }
-        seen.insert(id.clone(), span.start);
+        seen.insert(id.to_ascii_lowercase(), (id.clone(), span.start));
         let mut modes = Vec::new();
         for m in st.modes.iter().flatten() {
             if let Some(declared) = &declared
