@@ -280,7 +280,12 @@ pub fn run(
         sampler: sampler_info,
         docker: docker_info,
         docker_monitor: monitor_info,
-        env: allowed_env(&env_allow),
+        env: allowed_env(
+            &env_allow,
+            |k| std::env::var(k).ok(),
+            &suite.env,
+            &plan.steps,
+        ),
         image: std::env::var("BENCHMARK_IMAGE")
             .ok()
             .filter(|s| !s.is_empty()),
@@ -360,11 +365,39 @@ impl Drop for TempDir {
     }
 }
 
-fn allowed_env(allow: &[&str]) -> BTreeMap<String, String> {
-    allow
-        .iter()
-        .filter_map(|k| Some(((*k).to_owned(), std::env::var(k).ok()?)))
-        .collect()
+/// The allow-listed variables as the steps saw them: from the process environment,
+/// overridden by the suite's `env`, overridden by a step's `env`. One value for all the
+/// steps that saw one is recorded as `NAME`; where steps saw different values, `NAME` is
+/// the suite-wide value and each step that saw another one adds `NAME@STEP`.
+fn allowed_env(
+    allow: &[&str],
+    process: impl Fn(&str) -> Option<String>,
+    suite_env: &BTreeMap<String, String>,
+    steps: &[Step],
+) -> BTreeMap<String, String> {
+    let mut recorded = BTreeMap::new();
+    for &name in allow {
+        let wide = suite_env.get(name).cloned().or_else(|| process(name));
+        let seen: Vec<(&str, &String)> = steps
+            .iter()
+            .filter_map(|s| Some((s.id.as_str(), s.env.get(name).or(wide.as_ref())?)))
+            .collect();
+        let first = seen.first().map(|(_, v)| *v).or(wide.as_ref());
+        let Some(first) = first else { continue };
+        if seen.iter().all(|(_, v)| *v == first) {
+            recorded.insert(name.to_owned(), first.clone());
+            continue;
+        }
+        if let Some(w) = &wide {
+            recorded.insert(name.to_owned(), w.clone());
+        }
+        for (id, v) in seen {
+            if Some(v) != wide.as_ref() {
+                recorded.insert(format!("{name}@{id}"), v.clone());
+            }
+        }
+    }
+    recorded
 }
 
 struct Ctx<'a> {
