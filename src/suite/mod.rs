@@ -166,7 +166,7 @@ pub fn valid_id(id: &str) -> bool {
 
 /// Read and validate a suite file.
 pub fn load(path: &Path) -> Result<Suite, SuiteError> {
-    let text = std::fs::read_to_string(path).map_err(|e| SuiteError {
+    let bytes = std::fs::read(path).map_err(|e| SuiteError {
         location: None,
         file: path.to_owned(),
         message: format!("cannot read the suite file: {e}"),
@@ -177,11 +177,38 @@ pub fn load(path: &Path) -> Result<Suite, SuiteError> {
             "check the file's permissions".to_owned()
         }),
     })?;
+    let text = decode(&bytes, path)?;
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    parse(&text, Some(path), dir)
+    parse(text, Some(path), dir)
+}
+
+/// A suite file's bytes as text: TOML is UTF-8, and an error names the line and column of
+/// the first byte that is not.
+fn decode<'a>(bytes: &'a [u8], file: &Path) -> Result<&'a str, SuiteError> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let valid = &bytes[..e.valid_up_to()];
+        // The prefix is valid UTF-8 by definition.
+        let before = std::str::from_utf8(valid).unwrap_or_default();
+        let bad = bytes[e.valid_up_to()];
+        let utf16 = bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]);
+        SuiteError {
+            location: Some(locate(file, before, before.len())),
+            file: file.to_owned(),
+            message: format!("the suite file is not valid UTF-8 (byte 0x{bad:02X})"),
+            help: Some(if utf16 {
+                "it looks like UTF-16: save it as UTF-8 (TOML files are UTF-8), e.g. \
+                 `iconv -f UTF-16 -t UTF-8`"
+                    .to_owned()
+            } else {
+                "TOML files are UTF-8: save it as UTF-8, e.g. `iconv -f LATIN1 -t UTF-8` \
+                 for a Latin-1 file, or fix the character at this position"
+                    .to_owned()
+            }),
+        }
+    })
 }
 
 /// The built-in system-baseline suite.

@@ -236,3 +236,23 @@ fn columns_count_characters_not_bytes() {
     let loc = locate(Path::new("f"), "é = x", 3);
     assert_eq!((loc.line, loc.column), (1, 3));
 }
+
+#[test]
+fn a_file_that_is_not_utf8_names_the_first_bad_byte() {
+    let f = Path::new("s.toml");
+    let e = decode(b"[suite]\nname = \"caf\xE9\"\n", f).unwrap_err();
+    let at = e.location.unwrap();
+    assert_eq!((at.line, at.column), (2, 12));
+    assert_eq!(e.message, "the suite file is not valid UTF-8 (byte 0xE9)");
+    assert!(e.help.unwrap().contains("iconv -f LATIN1 -t UTF-8"));
+    // Columns count characters, as everywhere: `é` before the bad byte is one.
+    let at = decode(&[&b"x = \""[..], "é".as_bytes(), b"\xFF\""].concat(), f)
+        .unwrap_err()
+        .location
+        .unwrap();
+    assert_eq!((at.line, at.column), (1, 7));
+    let e = decode(b"\xFF\xFE[\x00", f).unwrap_err();
+    assert_eq!(e.location.map(|l| (l.line, l.column)), Some((1, 1)));
+    assert!(e.help.unwrap().contains("UTF-16"));
+    assert_eq!(decode("ok = 1".as_bytes(), f).unwrap(), "ok = 1");
+}
