@@ -177,7 +177,12 @@ pub fn load(path: &Path) -> Result<Suite, SuiteError> {
             "check the file's permissions".to_owned()
         }),
     })?;
-    let text = decode(&bytes, path)?;
+    from_bytes(&bytes, path)
+}
+
+/// Validate a suite file's bytes, read from `path` (what [`load`] does after reading).
+pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Suite, SuiteError> {
+    let text = decode(bytes, path)?;
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -789,5 +794,7 @@ fn hex(bytes: &[u8]) -> String {
     })
 }
 
+#[cfg(test)]
+mod fuzz;
 #[cfg(test)]
 mod tests;
