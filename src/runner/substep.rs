@@ -20,6 +20,7 @@ use crate::format::{bytes, ms};
 use crate::measure::cancel::Cancel;
 use crate::measure::exec::{self, ExecError, ExecSpec};
 use crate::receipt::StepRecord;
+use crate::suite::unique_id;
 
 /// Run the command; return the exit code to pass through. Failing to record into the
 /// run is a warning, never a reason to lose the command's exit code.
@@ -153,34 +154,7 @@ fn reserve(run_dir: &Path, wanted: &str) -> std::io::Result<String> {
     f.lock()?;
     let mut taken = String::new();
     f.read_to_string(&mut taken)?;
-    let id = unique_id(wanted, &taken.lines().collect::<Vec<_>>());
+    let id = unique_id(wanted, |c| taken.lines().any(|t| t.eq_ignore_ascii_case(c)));
     f.write_all(format!("{id}\n").as_bytes())?;
     Ok(id)
-}
-
-/// `wanted`, or with the first free `-N` suffix (N ≥ 2) when it is taken. Ids that differ
-/// only in case are taken too: they name the same file on case-insensitive file systems.
-fn unique_id(wanted: &str, taken: &[&str]) -> String {
-    let free = |id: &str| !taken.iter().any(|t| t.eq_ignore_ascii_case(id));
-    if free(wanted) {
-        return wanted.to_owned();
-    }
-    (2u64..)
-        .map(|n| format!("{wanted}-{n}"))
-        .find(|id| free(id))
-        .expect("a finite list leaves a suffix free")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::unique_id;
-
-    #[test]
-    fn a_taken_id_gets_the_first_free_suffix() {
-        assert_eq!(unique_id("a_b", &[]), "a_b");
-        assert_eq!(unique_id("a_b", &["a_b"]), "a_b-2");
-        assert_eq!(unique_id("a_b", &["a_b", "a_b-2", "A_B-3"]), "a_b-4");
-        // Case-only differences collide on case-insensitive file systems.
-        assert_eq!(unique_id("Build", &["build"]), "Build-2");
-    }
 }

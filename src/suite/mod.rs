@@ -164,6 +164,18 @@ pub fn valid_id(id: &str) -> bool {
     valid_name(id)
 }
 
+/// `id`, or `id-2`, `id-3`, …: the first that `is_taken` does not claim. Callers compare
+/// ignoring case: ids that differ only in case name the same log file on macOS.
+pub fn unique_id(id: &str, mut is_taken: impl FnMut(&str) -> bool) -> String {
+    if !is_taken(id) {
+        return id.to_owned();
+    }
+    (2u64..)
+        .map(|n| format!("{id}-{n}"))
+        .find(|c| !is_taken(c))
+        .expect("some suffix is free")
+}
+
 /// Read and validate a suite file.
 pub fn load(path: &Path) -> Result<Suite, SuiteError> {
     let bytes = std::fs::read(path).map_err(|e| SuiteError {

@@ -256,3 +256,12 @@ fn a_file_that_is_not_utf8_names_the_first_bad_byte() {
     assert!(e.help.unwrap().contains("UTF-16"));
     assert_eq!(decode("ok = 1".as_bytes(), f).unwrap(), "ok = 1");
 }
+
+#[test]
+fn a_taken_id_gets_the_first_free_suffix() {
+    let taken = ["a_b", "a_b-2", "A_B-3", "build"];
+    let is_taken = |c: &str| taken.iter().any(|t| t.eq_ignore_ascii_case(c));
+    assert_eq!(unique_id("x", is_taken), "x");
+    assert_eq!(unique_id("a_b", is_taken), "a_b-4");
+    assert_eq!(unique_id("Build", is_taken), "Build-2");
+}
