@@ -351,11 +351,9 @@ fn check(bytes: &[u8]) {
     let file = Path::new("fuzz.toml");
     match from_bytes(bytes, file) {
         Err(e) => {
-            // Errors about the whole file (no step, an empty pre-flight table) name it
-            // and what to add; every other error has a line and column.
-            let whole_file = e.message == "the suite has no [[step]]"
-                || (e.message.starts_with("[[preflight]] #")
-                    && e.message.ends_with("checks nothing"));
+            // The one error about the whole file (it has no step) names it and says
+            // what to add; every other error has a line and column.
+            let whole_file = e.message == "the suite has no [[step]]";
             match &e.location {
                 Some(at) => {
                     let lines = bytes.split(|b| *b == b'\n').count();

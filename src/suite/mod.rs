@@ -518,7 +518,10 @@ pub fn parse(text: &str, path: Option<&Path>, dir: &Path) -> Result<Suite, Suite
         .preflight
         .into_iter()
         .enumerate()
-        .map(|(i, p)| preflight(p, &working_dir, &file, i))
+        .map(|(i, p)| {
+            let at = locate(&file, text, p.span().start);
+            preflight(p.into_inner(), &working_dir, at, i)
+        })
         .collect::<Result<_, _>>()?;
     let hooks = |kind: &str, v: Vec<RawHook>| -> Result<Vec<Hook>, SuiteError> {
         v.into_iter()
@@ -693,7 +696,7 @@ impl Suite {
 fn preflight(
     p: RawPreflight,
     dir: &Path,
-    file: &Path,
+    at: Location,
     index: usize,
 ) -> Result<Preflight, SuiteError> {
     let mut checks: Vec<Check> = p
@@ -719,8 +722,8 @@ fn preflight(
     }
     if checks.is_empty() {
         return Err(SuiteError {
-            location: None,
-            file: file.to_owned(),
+            file: at.file.clone(),
+            location: Some(at),
             message: format!("[[preflight]] #{} checks nothing", index + 1),
             help: Some(
                 "give it `command`/`commands`, `min_free_disk` (with `path`), `min_free_memory`, \

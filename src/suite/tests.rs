@@ -180,7 +180,7 @@ fn wrong_types_and_ranges() {
     assert!(err("[suite]\nname = \"x\"\n").contains("has no [[step]]"));
     assert!(
         err("[[preflight]]\nname = \"x\"\n[[step]]\nid=\"a\"\nrun=\"x\"\n")
-            .contains("checks nothing")
+            .starts_with("suite.toml:1:1: [[preflight]] #1 checks nothing")
     );
     assert!(
         err("[monitor]\ninterval = \"0s\"\n[[step]]\nid=\"a\"\nrun=\"x\"\n")
