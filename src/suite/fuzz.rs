@@ -92,21 +92,35 @@ const SEEDS: &[&str] = &[
     EVERYTHING,
 ];
 
-/// Values as they appear after `=`: the extremes that once overflowed, wrong types,
-/// edge cases of each kind of value.
-const EXTREMES: &[&str] = &[
+/// Values as they appear after `=`, by kind. Any key gets any kind (wrong types too);
+/// [`typed`] also gives each key values of its own kind, to get past the type checks.
+///
+/// Numbers: the extremes of i64/u64/f64 and the edges of the ranges.
+const NUMBERS: &[&str] = &[
     "9223372036854775807",
     "-9223372036854775808",
     "18446744073709551616",
+    "2147483648",
+    "100001",
     "1e19",
     "1e308",
     "-1",
     "0",
+    "1",
     "-0.0",
     "nan",
     "inf",
     "-inf",
     "0.5",
+    "1e-300",
+    "[256]",
+    "[-1]",
+    "[0, 1]",
+    "[]",
+    "[0, 2147483648]",
+];
+/// Durations: overflowing, negative, zero, sub-nanosecond, odd spellings.
+const DURATIONS: &[&str] = &[
     r#""292277024626y""#,
     r#""9223372036854775807s""#,
     r#""18446744073709551615ns""#,
@@ -116,72 +130,87 @@ const EXTREMES: &[&str] = &[
     r#""0ms""#,
     r#""1ns""#,
     r#""366 days""#,
-    r#""1e19 GiB""#,
-    r#""18446744073709551615 B""#,
-    r#""99999999999999999999 EiB""#,
-    r#""-1 MiB""#,
-    r#""nan s""#,
-    r#""inf s""#,
-    r#""NaN GiB""#,
-    r#""inf B""#,
-    r#""1e-400 s""#,
-    r#""0.0000000001ns""#,
-    r#""18446744073709551615.9 B""#,
-    r#""1.8446744073709552e19 B""#,
-    r#""16 EiB""#,
-    r#""1 EiB""#,
-    r#""1.0000001 EiB""#,
     r#""365d""#,
     r#""365 days 1ns""#,
+    r#""nan s""#,
+    r#""inf s""#,
+    r#""1e-400 s""#,
+    r#""0.0000000001ns""#,
     r#""1h 1h 1h""#,
     r#""1s1s""#,
     r#""0x10 s""#,
     r#""+1 s""#,
     r#""1_000 s""#,
+    r#""1""#,
+    r#""s""#,
+];
+/// Sizes: overflowing, fractional, NaN and infinite, negative.
+const SIZES: &[&str] = &[
+    r#""1e19 GiB""#,
+    r#""18446744073709551615 B""#,
+    r#""18446744073709551615.9 B""#,
+    r#""1.8446744073709552e19 B""#,
+    r#""99999999999999999999 EiB""#,
+    r#""16 EiB""#,
+    r#""1 EiB""#,
+    r#""1.0000001 EiB""#,
+    r#""-1 MiB""#,
+    r#""NaN GiB""#,
+    r#""inf B""#,
     r#""1.5 KiB""#,
-    r#""""#,
-    r#"" ""#,
-    "[]",
-    "[[]]",
-    "[256]",
-    "[-1]",
-    "[0, 1]",
-    "[\"\"]",
-    "{}",
-    "{ x = 1 }",
-    "true",
-    r#""true""#,
-    "1979-05-27T07:32:00Z",
-    r#""é""#,
-    r#""\u0000""#,
-    r#""\u001b[31m""#,
-    r#""a\nb""#,
-    r#""\r""#,
-    "'raw'",
-    "\"\"\"\nmulti\nline\"\"\"",
+    r#""0 B""#,
+    r#""1 y""#,
+];
+/// Gate expressions: extreme thresholds and percentiles, unknown steps, odd units.
+const EXPRS: &[&str] = &[
     r#""step.build.wall.p95 <= 1e19 s""#,
     r#""step.build.wall.p95 <= 9223372036854775807 s""#,
-    r#""metric.x.mean >= -1e400 MiB/s""#,
-    r#""step.build.wall.p99.99999999 < 1s""#,
-    r#""step.nope.wall.p95 < 1s""#,
-    r#""load.x.throughput >= 5/s""#,
-    r#""step..wall.p95 < 1s""#,
-    r#""step.build.wall.cv < 5%""#,
     r#""step.build.wall.p95 <= nan s""#,
     r#""step.build.wall.p95 <= inf s""#,
+    r#""metric.x.mean >= -1e400 MiB/s""#,
+    r#""step.build.wall.p99.99999999 < 1s""#,
     r#""step.build.wall.p0 <= 1s""#,
     r#""step.build.wall.p100 <= 1s""#,
     r#""step.build.wall.p1e400 <= 1s""#,
     r#""step.build.wall.p-1 <= 1s""#,
     r#""step.build.peak_rss.max <= 1e400 EiB""#,
-    r#""metric.x.mean >= 1 é/s""#,
-    r#""step.build.wall.p95 <= 1 [31m""#,
+    r#""step.nope.wall.p95 < 1s""#,
+    r#""step.BUILD.wall.p95 < 1s""#,
+    r#""step..wall.p95 < 1s""#,
+    r#""step.build.wall.cv < 5%""#,
     r#""step.build.phase.é.p95 <= 1s""#,
-    "\"container\"",
-    "\"on\"",
-    "\"off\"",
-    "\"warn\"",
-    "\"full\"",
+    r#""step.build.wall.p95 <= 1 \u001b[31m""#,
+    r#""metric.x.mean >= 1 é/s""#,
+    r#""load.x.throughput >= 5/s""#,
+];
+/// Names and words: empty, unicode, control characters, case variants, wrong types.
+const OTHERS: &[&str] = &[
+    r#""""#,
+    r#"" ""#,
+    r#""é""#,
+    r#""\u0000""#,
+    r#""\u001b[31m""#,
+    r#""a\nb""#,
+    r#""\r""#,
+    r#""a.b""#,
+    r#""Build""#,
+    r#""build""#,
+    r#""BOOTSTRAP""#,
+    r#""full""#,
+    r#""container""#,
+    r#""on""#,
+    r#""off""#,
+    r#""warn""#,
+    r#""true""#,
+    "'raw'",
+    "\"\"\"\nmulti\nline\"\"\"",
+    "true",
+    "[[]]",
+    "[\"\"]",
+    "[\"full\", \"FULL\"]",
+    "{}",
+    "{ x = 1 }",
+    "1979-05-27T07:32:00Z",
 ];
 
 /// Lines to insert: table headers, and keys of every table (given a value).
@@ -252,9 +281,47 @@ fn toml_string(s: &str) -> String {
     out
 }
 
+/// One of the values above.
+fn listed() -> impl Strategy<Value = String> {
+    prop_oneof![
+        select(NUMBERS),
+        select(DURATIONS),
+        select(SIZES),
+        select(EXPRS),
+        select(OTHERS),
+    ]
+    .prop_map(str::to_owned)
+}
+
+/// A key and a value of its kind.
+fn typed() -> impl Strategy<Value = (&'static str, String)> {
+    let pick = |keys: &'static [&'static str], values: &'static [&'static str]| {
+        (select(keys), select(values)).prop_map(|(k, v)| (k, v.to_owned()))
+    };
+    prop_oneof![
+        pick(&["timeout", "kill_grace", "interval"], DURATIONS),
+        pick(&["runs", "warmup", "expect_exit", "confidence"], NUMBERS),
+        pick(&["min_free_disk", "min_free_memory"], SIZES),
+        pick(&["expr"], EXPRS),
+        pick(
+            &[
+                "id",
+                "name",
+                "modes",
+                "default_mode",
+                "severity",
+                "docker",
+                "probe",
+                "image"
+            ],
+            OTHERS
+        ),
+    ]
+}
+
 fn value() -> impl Strategy<Value = String> {
     prop_oneof![
-        6 => select(EXTREMES).prop_map(str::to_owned),
+        6 => listed(),
         // Any characters, escaped as TOML wants, and raw (control characters unescaped).
         2 => any::<String>().prop_map(|s| toml_string(&s)),
         1 => any::<String>().prop_map(|s| format!("\"{s}\"")),
@@ -279,8 +346,8 @@ enum Mutation {
     Delete(Index),
     Duplicate(Index),
     Swap(Index, Index),
-    /// Replace what follows the first `=` of a line that has one.
-    Value(Index, String),
+    /// Replace what follows the first `=` of a line that has one (with this key).
+    Value(Option<&'static str>, Index, String),
     Insert(Index, String),
     Byte(Index, Index, u8),
     Truncate(Index),
@@ -295,7 +362,8 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         2 => any::<Index>().prop_map(Mutation::Delete),
         2 => any::<Index>().prop_map(Mutation::Duplicate),
         2 => (any::<Index>(), any::<Index>()).prop_map(|(a, b)| Mutation::Swap(a, b)),
-        8 => (any::<Index>(), value()).prop_map(|(i, v)| Mutation::Value(i, v)),
+        5 => (any::<Index>(), value()).prop_map(|(i, v)| Mutation::Value(None, i, v)),
+        5 => (any::<Index>(), typed()).prop_map(|(i, (k, v))| Mutation::Value(Some(k), i, v)),
         3 => (any::<Index>(), line).prop_map(|(i, l)| Mutation::Insert(i, l)),
         2 => (any::<Index>(), any::<Index>(), select(BYTES))
             .prop_map(|(l, b, x)| Mutation::Byte(l, b, x)),
@@ -318,9 +386,15 @@ fn apply(seed: &str, mutations: &[Mutation]) -> Vec<u8> {
                 lines.insert(i, lines[i].clone());
             }
             Mutation::Swap(a, b) => lines.swap(a.index(n), b.index(n)),
-            Mutation::Value(i, v) => {
-                // Among the lines that have a value.
-                let with_value: Vec<usize> = (0..n).filter(|l| lines[*l].contains(&b'=')).collect();
+            Mutation::Value(key, i, v) => {
+                // Among the lines that have a value (for this key).
+                let has = |line: &[u8]| match key {
+                    None => line.contains(&b'='),
+                    Some(k) => line
+                        .strip_prefix(k.as_bytes())
+                        .is_some_and(|rest| rest.trim_ascii_start().starts_with(b"=")),
+                };
+                let with_value: Vec<usize> = (0..n).filter(|l| has(&lines[*l])).collect();
                 if with_value.is_empty() {
                     continue;
                 }
