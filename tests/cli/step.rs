@@ -194,3 +194,17 @@ fn with_a_bad_run_dir_it_runs_the_command_warns_and_passes_its_exit_code() {
     );
     assert!(!missing.exists(), "it created the run directory");
 }
+
+#[test]
+fn concurrent_sub_steps_with_one_name_get_distinct_ids() {
+    let b = bench()
+        .file(
+            "script.sh",
+            r#"for i in 1 2 3 4; do "$BENCHMARK_EXE" step same -- sleep 0.1 & done; wait"#,
+        )
+        .suite(ONE_STEP_RUNNING_SCRIPT);
+    let done = b.run().code(0);
+    let mut ids: Vec<String> = steps_of(&done).into_iter().map(|(id, _, _)| id).collect();
+    ids.sort();
+    assert_eq!(ids, ["bootstrap", "same", "same-2", "same-3", "same-4"]);
+}
