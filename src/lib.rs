@@ -16,6 +16,8 @@ pub mod event;
 pub mod format;
 pub mod measure;
 pub mod pipeline;
+#[cfg(test)]
+mod proptest_config;
 pub mod receipt;
 pub mod report;
 pub mod runner;

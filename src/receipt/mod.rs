@@ -343,7 +343,9 @@ pub struct Environment {
     /// The container monitor and its own cost (backend `docker-api`), when it ran.
     pub docker_monitor: Option<SamplerInfo>,
     /// Values of allow-listed environment variables only (`env_allow` in the suite);
-    /// nothing else from the environment is recorded.
+    /// nothing else from the environment is recorded. The value the steps saw: from the
+    /// process environment, the suite's `env` or a step's `env`; where steps saw different
+    /// values, `NAME` holds the suite-wide one and `NAME@STEP` each step's own.
     pub env: BTreeMap<String, String>,
     /// The container image the harness ran in (`BENCHMARK_IMAGE`, set by its images).
     #[serde(default)]

@@ -57,6 +57,10 @@ pub const DEFAULT_ENV_ALLOW: &[&str] = &[
 
 /// File with `benchmark step` records, inside each run's directory.
 pub const SUBSTEPS_FILE: &str = ".steps.jsonl";
+/// File with the step ids taken in a run, inside each run's directory: made by the
+/// run's first `benchmark step`, headed by the run's token, then the plan's ids and each
+/// sub-step's in the order they started (see [`substep`]).
+pub const IDS_FILE: &str = ".step-ids";
 
 /// Where and how to run.
 #[derive(Debug, Clone)]
@@ -283,7 +287,12 @@ pub fn run(
         sampler: sampler_info,
         docker: docker_info,
         docker_monitor: monitor_info,
-        env: allowed_env(&env_allow),
+        env: allowed_env(
+            &env_allow,
+            |k| std::env::var(k).ok(),
+            &suite.env,
+            &plan.steps,
+        ),
         image: std::env::var("BENCHMARK_IMAGE")
             .ok()
             .filter(|s| !s.is_empty()),
@@ -363,11 +372,39 @@ impl Drop for TempDir {
     }
 }
 
-fn allowed_env(allow: &[&str]) -> BTreeMap<String, String> {
-    allow
-        .iter()
-        .filter_map(|k| Some(((*k).to_owned(), std::env::var(k).ok()?)))
-        .collect()
+/// The allow-listed variables as the steps saw them: from the process environment,
+/// overridden by the suite's `env`, overridden by a step's `env`. One value for all the
+/// steps that saw one is recorded as `NAME`; where steps saw different values, `NAME` is
+/// the suite-wide value and each step that saw another one adds `NAME@STEP`.
+fn allowed_env(
+    allow: &[&str],
+    process: impl Fn(&str) -> Option<String>,
+    suite_env: &BTreeMap<String, String>,
+    steps: &[Step],
+) -> BTreeMap<String, String> {
+    let mut recorded = BTreeMap::new();
+    for &name in allow {
+        let wide = suite_env.get(name).cloned().or_else(|| process(name));
+        let seen: Vec<(&str, &String)> = steps
+            .iter()
+            .filter_map(|s| Some((s.id.as_str(), s.env.get(name).or(wide.as_ref())?)))
+            .collect();
+        let first = seen.first().map(|(_, v)| *v).or(wide.as_ref());
+        let Some(first) = first else { continue };
+        if seen.iter().all(|(_, v)| *v == first) {
+            recorded.insert(name.to_owned(), first.clone());
+            continue;
+        }
+        if let Some(w) = &wide {
+            recorded.insert(name.to_owned(), w.clone());
+        }
+        for (id, v) in seen {
+            if Some(v) != wide.as_ref() {
+                recorded.insert(format!("{name}@{id}"), v.clone());
+            }
+        }
+    }
+    recorded
 }
 
 struct Ctx<'a> {
@@ -406,10 +443,17 @@ impl Ctx<'_> {
         };
         let run_dir = self.run_dir(&dir_name)?;
         let deadline = plan.suite.run_timeout.map(|t| Instant::now() + t);
+        let token = format!("{}-{dir_name}", self.probe_label);
         let run_env = RunEnv {
             run_dir: run_dir.clone(),
             number: if warmup { 0 } else { number },
             warmup,
+            // Sub-steps take ids that none of the plan's steps has.
+            ids: std::iter::once(token.as_str())
+                .chain(plan.steps.iter().map(|s| s.id.as_str()))
+                .collect::<Vec<_>>()
+                .join(" "),
+            token,
         };
         let started_at = SystemTime::now();
         let mut steps = Vec::new();
@@ -462,8 +506,13 @@ impl Ctx<'_> {
                 let step_status = record.status;
                 steps.push(record);
                 // Steps recorded from inside this one with `benchmark step`.
-                let (subs, sub_warnings) =
+                let (mut subs, sub_warnings) =
                     read_substeps(&run_dir.join(SUBSTEPS_FILE), &mut substeps_offset);
+                // In the order they started (a nested one ends before its parent).
+                if subs.len() > 1 {
+                    let ids = substep::read_ids(&run_dir, &run_env.token);
+                    subs.sort_by_key(|s| ids.iter().position(|i| *i == s.id).unwrap_or(usize::MAX));
+                }
                 warnings.extend(sub_warnings);
                 for s in subs {
                     events.event(&Event::StepFinished {
@@ -959,11 +1008,15 @@ struct RunEnv {
     run_dir: PathBuf,
     number: u32,
     warmup: bool,
+    /// Unique to this run of this invocation: heads the run's sub-step id file.
+    token: String,
+    /// `$BENCHMARK_RUN_IDS`: the token and the plan's step ids.
+    ids: String,
 }
 
 impl RunEnv {
     fn apply(&self, spec: &mut ExecSpec, plan: &Plan, exe: &Path, step: &str, control: &Path) {
-        let vars: [(&str, OsString); 7] = [
+        let vars: [(&str, OsString); 8] = [
             ("BENCHMARK_RUN_DIR", self.run_dir.clone().into()),
             ("BENCHMARK_RUN_NUMBER", self.number.to_string().into()),
             (
@@ -977,6 +1030,7 @@ impl RunEnv {
             ("BENCHMARK_STEP", step.into()),
             ("BENCHMARK_CONTROL", control.into()),
             ("BENCHMARK_EXE", exe.into()),
+            (substep::RUN_IDS_VAR, self.ids.as_str().into()),
         ];
         spec.env
             .extend(vars.into_iter().map(|(k, v)| (k.into(), v)));

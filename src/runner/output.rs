@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 use crate::receipt;
 
-use super::SUBSTEPS_FILE;
+use super::{IDS_FILE, SUBSTEPS_FILE};
 
 /// The manifest of what earlier invocations wrote into the directory.
 pub const MANIFEST: &str = ".benchmark-manifest.json";
@@ -27,7 +27,8 @@ const LOGS: &str = "logs";
 const MANIFEST_VERSION: u32 = 1;
 
 /// What one invocation writes: `run_N.json` for each measured run, and
-/// `logs/{run,warmup}_N/` with a log per step and the `benchmark step` records.
+/// `logs/{run,warmup}_N/` with a log per step, the `benchmark step` records and the ids
+/// taken in the run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Written {
@@ -48,6 +49,7 @@ impl Written {
         };
         self.covers_dir(dir)
             && (file == SUBSTEPS_FILE
+                || file == IDS_FILE
                 || file
                     .strip_suffix(".log")
                     .is_some_and(|id| self.steps.iter().any(|s| s == id)))
@@ -436,6 +438,7 @@ mod tests {
             "logs/run_1/b-c.log",
             "logs/warmup_1/a.log",
             "logs/run_1/.steps.jsonl",
+            "logs/run_1/.step-ids",
         ] {
             assert!(w.covers(ours), "{ours}");
         }

@@ -278,3 +278,48 @@ fn gates_and_comparisons_end_to_end_on_scripted_walls() {
     // doubling is inconclusive, not a regression — more runs are needed.
     assert_eq!(verdict("a"), Verdict::Inconclusive);
 }
+
+#[test]
+fn allow_listed_variables_are_recorded_as_the_steps_saw_them() {
+    let suite = crate::suite::parse(
+        r#"
+[suite]
+env = { WIDE = "suite", BOTH = "suite" }
+[[step]]
+id = "a"
+run = "true"
+env = { ONLY_STEP = "a-value", BOTH = "a-value" }
+[[step]]
+id = "b"
+run = "true"
+env = { SECRET = "x" }
+"#,
+        None,
+        Path::new("."),
+    )
+    .unwrap();
+    let process = |k: &str| match k {
+        "WIDE" | "FROM_PROCESS" => Some("process".to_owned()),
+        _ => None,
+    };
+    let env = super::allowed_env(
+        &["WIDE", "FROM_PROCESS", "ONLY_STEP", "BOTH", "UNSET"],
+        process,
+        &suite.env,
+        &suite.steps,
+    );
+    let expected: BTreeMap<String, String> = [
+        // The suite's `env` overrides the process environment.
+        ("WIDE", "suite"),
+        ("FROM_PROCESS", "process"),
+        // Set by one step only: recorded like any other.
+        ("ONLY_STEP", "a-value"),
+        // Steps saw different values: the suite-wide one, and the step's own.
+        ("BOTH", "suite"),
+        ("BOTH@a", "a-value"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    assert_eq!(env, expected);
+}

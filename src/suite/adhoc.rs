@@ -101,13 +101,9 @@ fn derive_id(cmd: &str, index: usize) -> String {
 }
 
 fn unique(id: String, taken: &mut BTreeSet<String>) -> String {
-    let mut candidate = id.clone();
-    let mut n = 2;
-    while !taken.insert(candidate.to_ascii_lowercase()) {
-        candidate = format!("{id}-{n}");
-        n += 1;
-    }
-    candidate
+    let id = super::unique_id(&id, |c| taken.contains(&c.to_ascii_lowercase()));
+    taken.insert(id.to_ascii_lowercase());
+    id
 }
 
 fn toml_string(s: &str) -> String {

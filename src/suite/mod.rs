@@ -164,9 +164,21 @@ pub fn valid_id(id: &str) -> bool {
     valid_name(id)
 }
 
+/// `id`, or `id-2`, `id-3`, …: the first that `is_taken` does not claim. Callers compare
+/// ignoring case: ids that differ only in case name the same log file on macOS.
+pub fn unique_id(id: &str, mut is_taken: impl FnMut(&str) -> bool) -> String {
+    if !is_taken(id) {
+        return id.to_owned();
+    }
+    (2u64..)
+        .map(|n| format!("{id}-{n}"))
+        .find(|c| !is_taken(c))
+        .expect("some suffix is free")
+}
+
 /// Read and validate a suite file.
 pub fn load(path: &Path) -> Result<Suite, SuiteError> {
-    let text = std::fs::read_to_string(path).map_err(|e| SuiteError {
+    let bytes = std::fs::read(path).map_err(|e| SuiteError {
         location: None,
         file: path.to_owned(),
         message: format!("cannot read the suite file: {e}"),
@@ -177,11 +189,43 @@ pub fn load(path: &Path) -> Result<Suite, SuiteError> {
             "check the file's permissions".to_owned()
         }),
     })?;
+    from_bytes(&bytes, path)
+}
+
+/// Validate a suite file's bytes, read from `path` (what [`load`] does after reading).
+pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Suite, SuiteError> {
+    let text = decode(bytes, path)?;
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    parse(&text, Some(path), dir)
+    parse(text, Some(path), dir)
+}
+
+/// A suite file's bytes as text: TOML is UTF-8, and an error names the line and column of
+/// the first byte that is not.
+fn decode<'a>(bytes: &'a [u8], file: &Path) -> Result<&'a str, SuiteError> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let valid = &bytes[..e.valid_up_to()];
+        // The prefix is valid UTF-8 by definition.
+        let before = std::str::from_utf8(valid).unwrap_or_default();
+        let bad = bytes[e.valid_up_to()];
+        let utf16 = bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]);
+        SuiteError {
+            location: Some(locate(file, before, before.len())),
+            file: file.to_owned(),
+            message: format!("the suite file is not valid UTF-8 (byte 0x{bad:02X})"),
+            help: Some(if utf16 {
+                "it looks like UTF-16: save it as UTF-8 (TOML files are UTF-8), e.g. \
+                 `iconv -f UTF-16 -t UTF-8`"
+                    .to_owned()
+            } else {
+                "TOML files are UTF-8: save it as UTF-8, e.g. `iconv -f LATIN1 -t UTF-8` \
+                 for a Latin-1 file, or fix the character at this position"
+                    .to_owned()
+            }),
+        }
+    })
 }
 
 /// The built-in system-baseline suite.
@@ -283,7 +327,7 @@ pub fn parse(text: &str, path: Option<&Path>, dir: &Path) -> Result<Suite, Suite
 
     // Steps: ids unique and valid, modes known.
     let mut steps = Vec::new();
-    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut seen: BTreeMap<String, (String, usize)> = BTreeMap::new();
     let declared: Option<Vec<String>> = s
         .and_then(|s| s.modes.as_ref())
         .map(|m| m.iter().map(|m| m.get_ref().clone()).collect());
@@ -302,17 +346,29 @@ pub fn parse(text: &str, path: Option<&Path>, dir: &Path) -> Result<Suite, Suite
                 )),
             ));
         }
-        if let Some(first) = seen.get(&id) {
-            return Err(at(
-                st.id.span(),
-                format!(
-                    "duplicate step id `{id}` (first defined at line {})",
-                    locate(&file, text, *first).line
-                ),
-                Some("give each [[step]] a unique `id`".to_owned()),
-            ));
+        // Keyed in lower case: ids name log files, and ids that differ only in case
+        // name the same file on case-insensitive file systems (macOS, Windows).
+        if let Some((first_id, first)) = seen.get(&id.to_ascii_lowercase()) {
+            let line = locate(&file, text, *first).line;
+            return Err(if *first_id == id {
+                at(
+                    st.id.span(),
+                    format!("duplicate step id `{id}` (first defined at line {line})"),
+                    Some("give each [[step]] a unique `id`".to_owned()),
+                )
+            } else {
+                at(
+                    st.id.span(),
+                    format!("step id `{id}` differs from `{first_id}` (line {line}) only in case"),
+                    Some(format!(
+                        "ids name log files, and these two name the same file on \
+                         case-insensitive file systems (macOS); rename one, e.g. \
+                         `id = \"{id}-2\"`"
+                    )),
+                )
+            });
         }
-        seen.insert(id.clone(), span.start);
+        seen.insert(id.to_ascii_lowercase(), (id.clone(), span.start));
         let mut modes = Vec::new();
         for m in st.modes.iter().flatten() {
             if let Some(declared) = &declared
@@ -462,7 +518,10 @@ pub fn parse(text: &str, path: Option<&Path>, dir: &Path) -> Result<Suite, Suite
         .preflight
         .into_iter()
         .enumerate()
-        .map(|(i, p)| preflight(p, &working_dir, &file, i))
+        .map(|(i, p)| {
+            let at = locate(&file, text, p.span().start);
+            preflight(p.into_inner(), &working_dir, at, i)
+        })
         .collect::<Result<_, _>>()?;
     let hooks = |kind: &str, v: Vec<RawHook>| -> Result<Vec<Hook>, SuiteError> {
         v.into_iter()
@@ -637,7 +696,7 @@ impl Suite {
 fn preflight(
     p: RawPreflight,
     dir: &Path,
-    file: &Path,
+    at: Location,
     index: usize,
 ) -> Result<Preflight, SuiteError> {
     let mut checks: Vec<Check> = p
@@ -663,8 +722,8 @@ fn preflight(
     }
     if checks.is_empty() {
         return Err(SuiteError {
-            location: None,
-            file: file.to_owned(),
+            file: at.file.clone(),
+            location: Some(at),
             message: format!("[[preflight]] #{} checks nothing", index + 1),
             help: Some(
                 "give it `command`/`commands`, `min_free_disk` (with `path`), `min_free_memory`, \
@@ -750,5 +809,7 @@ fn hex(bytes: &[u8]) -> String {
     })
 }
 
+#[cfg(test)]
+mod fuzz;
 #[cfg(test)]
 mod tests;

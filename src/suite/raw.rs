@@ -13,7 +13,7 @@ pub(crate) struct RawSuite {
     pub suite: Option<RawSettings>,
     pub monitor: Option<RawMonitor>,
     #[serde(default)]
-    pub preflight: Vec<RawPreflight>,
+    pub preflight: Vec<Spanned<RawPreflight>>,
     #[serde(default)]
     pub setup: Vec<RawHook>,
     #[serde(default)]

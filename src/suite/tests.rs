@@ -180,7 +180,7 @@ fn wrong_types_and_ranges() {
     assert!(err("[suite]\nname = \"x\"\n").contains("has no [[step]]"));
     assert!(
         err("[[preflight]]\nname = \"x\"\n[[step]]\nid=\"a\"\nrun=\"x\"\n")
-            .contains("checks nothing")
+            .starts_with("suite.toml:1:1: [[preflight]] #1 checks nothing")
     );
     assert!(
         err("[monitor]\ninterval = \"0s\"\n[[step]]\nid=\"a\"\nrun=\"x\"\n")
@@ -235,4 +235,33 @@ fn columns_count_characters_not_bytes() {
     assert!(e.starts_with("suite.toml:5:11:"), "{e}");
     let loc = locate(Path::new("f"), "é = x", 3);
     assert_eq!((loc.line, loc.column), (1, 3));
+}
+
+#[test]
+fn a_file_that_is_not_utf8_names_the_first_bad_byte() {
+    let f = Path::new("s.toml");
+    let e = decode(b"[suite]\nname = \"caf\xE9\"\n", f).unwrap_err();
+    let at = e.location.unwrap();
+    assert_eq!((at.line, at.column), (2, 12));
+    assert_eq!(e.message, "the suite file is not valid UTF-8 (byte 0xE9)");
+    assert!(e.help.unwrap().contains("iconv -f LATIN1 -t UTF-8"));
+    // Columns count characters, as everywhere: `é` before the bad byte is one.
+    let at = decode(&[&b"x = \""[..], "é".as_bytes(), b"\xFF\""].concat(), f)
+        .unwrap_err()
+        .location
+        .unwrap();
+    assert_eq!((at.line, at.column), (1, 7));
+    let e = decode(b"\xFF\xFE[\x00", f).unwrap_err();
+    assert_eq!(e.location.map(|l| (l.line, l.column)), Some((1, 1)));
+    assert!(e.help.unwrap().contains("UTF-16"));
+    assert_eq!(decode("ok = 1".as_bytes(), f).unwrap(), "ok = 1");
+}
+
+#[test]
+fn a_taken_id_gets_the_first_free_suffix() {
+    let taken = ["a_b", "a_b-2", "A_B-3", "build"];
+    let is_taken = |c: &str| taken.iter().any(|t| t.eq_ignore_ascii_case(c));
+    assert_eq!(unique_id("x", is_taken), "x");
+    assert_eq!(unique_id("a_b", is_taken), "a_b-4");
+    assert_eq!(unique_id("Build", is_taken), "Build-2");
 }

@@ -19,6 +19,22 @@ pub struct Invocation {
     pub keep_logs: bool,
 }
 
+/// The id of the plan's step that `s` ran in: its own, or its outermost parent's.
+fn top_level<'a>(steps: &'a [receipt::StepSummary], s: &'a receipt::StepSummary) -> &'a str {
+    let mut at = s;
+    // Bounded: a (malformed) cycle of parents ends too.
+    for _ in 0..steps.len() {
+        let Some(parent) = at.parent.as_deref() else {
+            break;
+        };
+        match steps.iter().find(|p| p.id == parent) {
+            Some(p) => at = p,
+            None => return parent,
+        }
+    }
+    &at.id
+}
+
 /// Assemble the summary of an invocation.
 pub fn assemble(plan: &Plan, inv: &Invocation, runs: Runs) -> Summary {
     let suite = &plan.suite;
@@ -32,10 +48,19 @@ pub fn assemble(plan: &Plan, inv: &Invocation, runs: Runs) -> Summary {
         .into_iter()
         .map(|w| Warning::new(WarningCode::NoisyHost, w)),
     );
-    let (mut steps, variance) = aggregate::summarize_steps(&runs.completed);
-    // In the plan's order, also when each run shuffled it (sub-steps follow their parent).
-    let position = |id: &str| plan.steps.iter().position(|s| s.id == id);
-    steps.sort_by_key(|s| position(s.parent.as_deref().unwrap_or(&s.id)));
+    let (steps, variance) = aggregate::summarize_steps(&runs.completed);
+    // In the plan's order, also when each run shuffled it (sub-steps, nested ones too,
+    // follow the plan's step they ran in; the sort is stable).
+    let order: Vec<Option<usize>> = steps
+        .iter()
+        .map(|s| {
+            let top = top_level(&steps, s);
+            plan.steps.iter().position(|p| p.id == top)
+        })
+        .collect();
+    let mut keyed: Vec<_> = order.into_iter().zip(steps).collect();
+    keyed.sort_by_key(|(position, _)| *position);
+    let steps: Vec<_> = keyed.into_iter().map(|(_, s)| s).collect();
     warnings.extend(variance);
     if runs.method.name == "wait4"
         && let Some(note) = &runs.method.note

@@ -129,3 +129,28 @@ run = '"$BENCHMARK_EXE" spike 40 300'
         "{sampler:?}"
     );
 }
+
+#[test]
+fn allow_listed_variables_set_in_the_suite_are_recorded() {
+    let b = bench().suite(
+        r#"
+[suite]
+runs = 1
+warmup = 0
+env_allow = ["CLUSTER", "CNI"]
+env = { CLUSTER = "kind-bench", TOKEN = "hunter2" }
+[[step]]
+id = "a"
+run = "true"
+env = { CNI = "cilium" }
+"#,
+    );
+    let done = b.run().code(0);
+    let env = done.summary().environment.env;
+    assert_eq!(env.get("CLUSTER").map(String::as_str), Some("kind-bench"));
+    assert_eq!(env.get("CNI").map(String::as_str), Some("cilium"));
+    // Not allow-listed: never recorded, wherever it was set.
+    assert!(!env.contains_key("TOKEN"));
+    let text = std::fs::read_to_string(b.path("bench-out/perf.json")).unwrap();
+    assert!(!text.contains("hunter2"));
+}
