@@ -9,6 +9,7 @@ mod ci;
 mod docker;
 mod fixtures;
 mod image;
+mod probe;
 mod tools;
 
 use std::path::PathBuf;
@@ -17,7 +18,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 /// The benchmark project's chores: what CI checks, the offline image, the harness's own
-/// benchmarks and the importer fixtures.
+/// benchmarks, the importer fixtures and the kill -9 probe.
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", bin_name = "cargo xtask", version, about, long_about = None)]
 struct Cli {
@@ -42,6 +43,10 @@ enum Task {
     /// Regenerate the importer fixtures under tests/fixtures/import by running the real tools,
     /// with the commands and versions written next to them.
     Fixtures(fixtures::Args),
+    /// SIGKILL `benchmark run` at seeded random moments and count what each kill costs:
+    /// truncated receipts, panics, hangs, orphaned step processes, cgroup and FIFO
+    /// directories a later run fails to sweep, secrets in the output (issue 8).
+    Probe(probe::Args),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +57,7 @@ fn main() -> ExitCode {
         Task::Image(args) => image::run(args),
         Task::Bench(args) => bench::run(args),
         Task::Fixtures(args) => fixtures::run(args),
+        Task::Probe(args) => probe::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
