@@ -9,8 +9,11 @@
 //!
 //! The noise band — changes within it are `unchanged` — comes from, in order: the command
 //! line (`--noise`), a calibration (the measure's observed A/A spread), or else the
-//! measure's own run-to-run spread in the two summaries: twice the larger coefficient of
-//! variation of the two, in percent, at least [`MIN_NOISE_PCT`]. Twice, because two
+//! measure's own run-to-run spread in the two summaries: twice the larger robust
+//! coefficient of variation of the two ([`crate::stats::robust_cv`]: the scaled median
+//! absolute deviation over the median, which a few runs slowed by a busy machine move
+//! little, as they move the rank tests little), in percent, at least [`MIN_NOISE_PCT`]
+//! (the CV where a receipt keeps no samples). Twice, because two
 //! invocations differ by more than the runs within one: the machine drifts between them
 //! (measured here: `sleep 0.01` twice in a row on a loaded 2-core VM, CV 7% and 11%,
 //! medians 13% apart). A change within that is not called a regression unless a
@@ -309,7 +312,11 @@ fn judge(
         (Some(n), _) => (n, NoiseSource::Given),
         (None, Some(&c)) => (c, NoiseSource::Calibration),
         (None, None) => {
-            let cv = |s: Option<&Stats>| s.and_then(|s| s.cv).unwrap_or(0.0) * 100.0;
+            let cv = |s: Option<&Stats>| {
+                s.and_then(|s| crate::stats::robust_cv(&s.samples).or(s.cv))
+                    .unwrap_or(0.0)
+                    * 100.0
+            };
             (
                 (2.0 * cv(base).max(cv(Some(new)))).max(MIN_NOISE_PCT),
                 NoiseSource::Spread,
