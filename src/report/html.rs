@@ -102,7 +102,7 @@ fn svg(
 fn distribution(w: &Stats) -> String {
     let samples = &w.samples;
     let n = samples.len();
-    let band = w.ci95_low.zip(w.ci95_high);
+    let band = w.ci95_low.map(|_| low(w)).zip(w.ci95_high);
     let (lo, hi) = span(
         samples
             .iter()
@@ -132,9 +132,9 @@ fn distribution(w: &Stats) -> String {
                 }
             })
             .y_labels(5)
-            .y_label_formatter(&|y| ms(*y))
+            .y_label_formatter(&|y| if *y == 0.0 { "0".into() } else { ms(*y) })
             .x_desc("run")
-            .label_style((FONT, 13).into_font().color(&MUTED))
+            .label_style((FONT, 17).into_font().color(&MUTED))
             .draw()
             .map_err(|e| e.to_string())?;
         if let Some((l, h)) = band {
@@ -189,8 +189,8 @@ fn phases(s: &StepSummary) -> String {
             .bold_line_style(GRID)
             .axis_style(MUTED)
             .x_labels(6)
-            .x_label_formatter(&|x| ms(*x))
-            .label_style((FONT, 12).into_font().color(&MUTED))
+            .x_label_formatter(&|x| if *x == 0.0 { "0".into() } else { ms(*x) })
+            .label_style((FONT, 17).into_font().color(&MUTED))
             .draw()
             .map_err(|e| e.to_string())?;
         chart
@@ -220,7 +220,7 @@ fn phases(s: &StepSummary) -> String {
                         ms(p.duration_ms.p95)
                     ),
                     (x + 18, y),
-                    (FONT, 13).into_font().color(&INK),
+                    (FONT, 18).into_font().color(&INK),
                 ))
                 .map_err(|e| e.to_string())?;
         }
@@ -228,15 +228,19 @@ fn phases(s: &StepSummary) -> String {
     })
 }
 
+/// The low end of the interval of the mean, not below zero for a measure that never is.
+fn low(s: &Stats) -> f64 {
+    let l = s.ci95_low.unwrap_or(s.median);
+    if s.min >= 0.0 { l.max(0.0) } else { l }
+}
+
 /// One measure over several receipts: the median of each, with its 95% interval.
 fn history(points: &[(usize, &Stats)], labels: &[String], unit: Option<&str>) -> String {
-    let (lo, hi) = span(points.iter().flat_map(|(_, s)| {
-        [
-            s.median,
-            s.ci95_low.unwrap_or(s.median),
-            s.ci95_high.unwrap_or(s.median),
-        ]
-    }));
+    let (lo, hi) = span(
+        points
+            .iter()
+            .flat_map(|(_, s)| [s.median, low(s), s.ci95_high.unwrap_or(s.median)]),
+    );
     let n = labels.len();
     let unit = unit.map(str::to_owned);
     svg((560, 240), |root| {
@@ -262,19 +266,20 @@ fn history(points: &[(usize, &Stats)], labels: &[String], unit: Option<&str>) ->
                 }
             })
             .y_labels(5)
-            .y_label_formatter(&|y| value(*y, unit.as_deref()))
-            .label_style((FONT, 12).into_font().color(&MUTED))
+            .y_label_formatter(&|y| {
+                if *y == 0.0 {
+                    "0".into()
+                } else {
+                    value(*y, unit.as_deref())
+                }
+            })
+            .label_style((FONT, 17).into_font().color(&MUTED))
             .draw()
             .map_err(|e| e.to_string())?;
         let band: Vec<(f64, f64)> = points
             .iter()
             .map(|(i, s)| (*i as f64, s.ci95_high.unwrap_or(s.median)))
-            .chain(
-                points
-                    .iter()
-                    .rev()
-                    .map(|(i, s)| (*i as f64, s.ci95_low.unwrap_or(s.median))),
-            )
+            .chain(points.iter().rev().map(|(i, s)| (*i as f64, low(s))))
             .collect();
         chart
             .draw_series(std::iter::once(Polygon::new(
@@ -318,7 +323,11 @@ code{font:13px ui-monospace,SFMono-Regular,Menlo,monospace;background:#eef2f7;pa
 .card b{display:block;font-size:26px;line-height:1.2}
 .card span{color:var(--muted);font-size:13px}
 table{border-collapse:collapse;width:100%;background:#fff;border:1px solid var(--line);border-radius:10px;overflow:hidden}
-th,td{padding:7px 12px;text-align:left;border-bottom:1px solid var(--line);white-space:nowrap}
+th,td{padding:7px 10px;text-align:left;border-bottom:1px solid var(--line);white-space:nowrap}
+td.name{white-space:normal;min-width:150px}
+.sub{color:var(--muted);font-size:13px}
+table{font-size:14.5px}
+.scroll{overflow-x:auto;border-radius:10px}
 th{background:#f1f5f9;font-size:13px;color:#374151}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 tr:last-child td{border-bottom:0}
@@ -347,9 +356,13 @@ fn stat(s: Option<&Stats>, f: impl Fn(&Stats) -> String) -> String {
     s.map_or_else(|| "—".to_owned(), f)
 }
 
-/// The page.
+/// The page: the latest receipt in full, then the history of all of them.
 pub fn render(receipts: &[super::Receipt]) -> String {
-    let r = receipts.last().expect("at least one receipt");
+    // Oldest first, whatever order they were given in.
+    let mut sorted: Vec<&super::Receipt> = receipts.iter().collect();
+    sorted.sort_by(|a, b| a.summary.started_at.cmp(&b.summary.started_at));
+    let receipts = &sorted[..];
+    let r = *receipts.last().expect("at least one receipt");
     let s = &r.summary;
     let failed_gates = s
         .slos
@@ -377,12 +390,22 @@ pub fn render(receipts: &[super::Receipt]) -> String {
         esc(&s.suite.name)
     ));
     h.push_str(&format!(
-        "<header>\n<h1>{} <span class=\"badge {class}\">{}</span></h1>\n<p>{}</p>\n<p>{} → {} on {} · {} {} · benchmark {}</p>\n</header>\n",
+        "<header>\n<h1>{} <span class=\"badge {class}\">{}</span></h1>\n{}<p>started {}{} on {} · {} {} · benchmark {}</p>\n</header>\n",
         esc(&s.suite.name),
         esc(&verdict),
-        esc(s.suite.description.as_deref().unwrap_or("")),
-        esc(&s.started_at),
-        esc(&s.finished_at),
+        s.suite
+            .description
+            .as_deref()
+            .map(|d| format!("<p>{}</p>\n", esc(d)))
+            .unwrap_or_default(),
+        esc(&readable_time(&s.started_at)),
+        match (
+            super::openmetrics::epoch(&s.started_at),
+            super::openmetrics::epoch(&s.finished_at)
+        ) {
+            (Some(a), Some(b)) if b >= a => format!(", took {}", ms((b - a) * 1000.0)),
+            _ => String::new(),
+        },
         esc(s.environment.hostname.as_deref().unwrap_or("an unnamed host")),
         esc(s.environment.cpu_model.as_deref().unwrap_or("unknown CPU")),
         esc(&format!("({} cores)", s.environment.cores)),
@@ -428,7 +451,7 @@ pub fn render(receipts: &[super::Receipt]) -> String {
         h.push_str("</table>\n");
     }
 
-    h.push_str("<h2>Steps</h2>\n<table>\n<tr><th>step</th><th class=\"n\">n</th><th class=\"n\">median</th><th class=\"n\">mean</th><th class=\"n\">95% CI of mean</th><th class=\"n\">min – max</th><th class=\"n\">CV</th><th class=\"n\">CPU user + sys</th><th class=\"n\">peak memory</th><th class=\"n\">failed</th></tr>\n");
+    h.push_str("<h2>Steps</h2>\n<div class=\"scroll\"><table>\n<tr><th>step</th><th class=\"n\">n</th><th class=\"n\">median<div class=\"sub\">min – max</div></th><th class=\"n\">mean<div class=\"sub\">95% CI</div></th><th class=\"n\">CV</th><th class=\"n\">CPU user + sys</th><th class=\"n\">peak memory</th><th class=\"n\">failed</th></tr>\n");
     for st in &s.steps {
         let w = st.wall_ms.as_ref();
         let cpu = match (&st.cpu_user_ms, &st.cpu_sys_ms) {
@@ -446,23 +469,36 @@ pub fn render(receipts: &[super::Receipt]) -> String {
             "0".into()
         };
         h.push_str(&format!(
-            "<tr><td><code>{}</code> {}</td><td class=\"n\">{}</td><td class=\"n\"><b>{}</b></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{failed}</td></tr>\n",
+            "<tr><td class=\"name\"><code>{}</code>{}</td><td class=\"n\">{}</td><td class=\"n\"><b>{}</b>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{failed}</td></tr>\n",
             esc(&super::step_label(st)),
-            if st.name != st.id { esc(&st.name) } else { String::new() },
+            if st.name != st.id {
+                format!("<div class=\"sub\">{}</div>", esc(&st.name))
+            } else {
+                String::new()
+            },
             w.map_or(0, |w| w.n),
             stat(w, |w| ms(w.median)),
-            stat(w, |w| ms(w.mean)),
+            w.map(|w| format!(
+                "<div class=\"sub\">{} – {}</div>",
+                ms(w.min),
+                ms(w.max)
+            ))
+            .unwrap_or_default(),
             stat(w, |w| match (w.ci95_low, w.ci95_high) {
-                (Some(l), Some(h)) => format!("{} – {}", ms(l), ms(h)),
-                _ => "—".into(),
+                (Some(l), Some(h)) => format!(
+                    "{}<div class=\"sub\">{} – {}</div>",
+                    ms(w.mean),
+                    ms(l),
+                    ms(h)
+                ),
+                _ => ms(w.mean),
             }),
-            stat(w, |w| format!("{} – {}", ms(w.min), ms(w.max))),
             stat(w, |w| w.cv.map_or("—".into(), |c| format!("{:.1}%", c * 100.0))),
             cpu,
             esc(&mem),
         ));
     }
-    h.push_str("</table>\n");
+    h.push_str("</table></div>\n");
 
     h.push_str("<h2>Every run</h2>\n<div class=\"steps\">\n");
     for st in &s.steps {
@@ -524,8 +560,13 @@ pub fn render(receipts: &[super::Receipt]) -> String {
             "<h2>Warnings ({})</h2>\n<ul class=\"warnings\">\n",
             s.warnings.len()
         ));
-        for w in &s.warnings {
-            h.push_str(&format!("<li>{}</li>\n", esc(&w.message)));
+        for (w, n) in super::markdown::grouped(&s.warnings) {
+            let more = if n > 1 {
+                format!(" <span class=\"muted\">(and {} more like it)</span>", n - 1)
+            } else {
+                String::new()
+            };
+            h.push_str(&format!("<li>{}{more}</li>\n", esc(&w.message)));
         }
         h.push_str("</ul>\n");
     }
@@ -553,14 +594,27 @@ pub fn render(receipts: &[super::Receipt]) -> String {
     h
 }
 
-/// A label for a receipt on a time axis: its date and time, to the minute.
-fn when(s: &Summary) -> String {
-    let t = s.finished_at.replace('T', " ");
-    t.get(5..16).unwrap_or(&t).to_owned()
+/// `2026-12-05 06:42:01 UTC` from an ISO 8601 timestamp.
+fn readable_time(iso: &str) -> String {
+    match iso.get(..19) {
+        Some(t) if iso.ends_with('Z') => format!("{} UTC", t.replace('T', " ")),
+        _ => iso.to_owned(),
+    }
 }
 
-fn history_section(receipts: &[super::Receipt]) -> String {
-    let labels: Vec<String> = receipts.iter().map(|r| when(&r.summary)).collect();
+/// A label for a receipt on a time axis: its time (to the second) when all are of one
+/// day, else its date and time to the minute.
+fn when(s: &Summary, one_day: bool) -> String {
+    let t = s.finished_at.replace('T', " ");
+    let part = if one_day { t.get(11..19) } else { t.get(5..16) };
+    part.unwrap_or(&t).to_owned()
+}
+
+fn history_section(receipts: &[&super::Receipt]) -> String {
+    let one_day = receipts
+        .iter()
+        .all(|r| r.summary.finished_at.get(..10) == receipts[0].summary.finished_at.get(..10));
+    let labels: Vec<String> = receipts.iter().map(|r| when(&r.summary, one_day)).collect();
     // Every (step, measure) of any receipt, in the order first seen.
     let mut keys: Vec<(String, String, Option<String>)> = Vec::new();
     for r in receipts {
@@ -632,7 +686,7 @@ mod tests {
 
         let mut older = r.clone();
         older.summary.finished_at = "2026-12-04T06:42:02.202648Z".into();
-        let page = render(&[older, r]);
+        let page = render(&[r, older]);
         assert!(page.contains("Over time"));
         assert!(page.matches("<svg").count() > 3);
     }

@@ -265,7 +265,7 @@ pub fn render(r: &super::Receipt) -> String {
 }
 
 /// Warnings of one code and step said once, with how many more there were.
-fn grouped(ws: &[crate::receipt::Warning]) -> Vec<(&crate::receipt::Warning, usize)> {
+pub(crate) fn grouped(ws: &[crate::receipt::Warning]) -> Vec<(&crate::receipt::Warning, usize)> {
     let mut out: Vec<(&crate::receipt::Warning, usize)> = Vec::new();
     for w in ws {
         match out

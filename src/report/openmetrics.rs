@@ -135,7 +135,7 @@ fn base(unit: Option<&str>) -> (f64, &'static str) {
 }
 
 /// Seconds since the epoch of an ISO 8601 timestamp.
-fn epoch(iso: &str) -> Option<f64> {
+pub(crate) fn epoch(iso: &str) -> Option<f64> {
     let t = humantime::parse_rfc3339_weak(iso.trim_end_matches('Z'))
         .or_else(|_| humantime::parse_rfc3339(iso))
         .ok()?;
