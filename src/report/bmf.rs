@@ -19,11 +19,13 @@ impl super::Exporter for Exporter {
     }
 }
 
-/// `{value, lower_value, upper_value}`: the mean and its 95% interval, scaled.
+/// `{value, lower_value, upper_value}`: the mean and its 95% interval, scaled; the
+/// interval not below zero for a measure that never is (CPU time, bytes).
 fn metric(s: &Stats, scale: f64) -> Value {
     let mut m = Map::new();
     m.insert("value".into(), json!(s.mean * scale));
     if let (Some(lo), Some(hi)) = (s.ci95_low, s.ci95_high) {
+        let lo = if s.min >= 0.0 { lo.max(0.0) } else { lo };
         m.insert("lower_value".into(), json!(lo * scale));
         m.insert("upper_value".into(), json!(hi * scale));
     }
