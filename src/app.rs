@@ -123,9 +123,10 @@ struct RunArgs {
 #[derive(Debug, Args)]
 struct ReportArgs {
     /// Receipts or output directories (a directory means its perf.json); several only
-    /// for html, which shows them as a history (give them oldest first).
+    /// for html, which shows them as a history (in any order: sorted by start time).
     #[arg(required = true, value_name = "RECEIPT|DIR")]
     receipts: Vec<PathBuf>,
+    /// The report's format.
     #[arg(long, short, value_enum, default_value = "table")]
     format: report::Format,
     /// Write the report to this file (replaced whole) instead of stdout.

@@ -221,3 +221,44 @@ pub(crate) fn failures<'a>(
 
 #[cfg(test)]
 pub(crate) mod fixture;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every format renders a version 1 receipt (no samples, plain warnings), a receipt
+    /// without run receipts, and a receipt of an interrupted invocation with no steps.
+    #[test]
+    fn every_format_renders_every_receipt() {
+        let v1: Summary = crate::receipt::read::parse(include_bytes!(
+            "../../tests/fixtures/receipts/summary-v1.json"
+        ))
+        .unwrap();
+        let mut empty = fixture::receipt();
+        empty.summary.steps.clear();
+        empty.summary.slos.clear();
+        empty.summary.warnings.clear();
+        empty.summary.runs = 0;
+        empty.summary.status = crate::receipt::Status::Interrupted;
+        for r in [Receipt::new("v1.json", v1), fixture::receipt(), empty] {
+            for f in Format::ALL {
+                let out = render(f, std::slice::from_ref(&r)).unwrap();
+                assert!(!out.is_empty(), "{f:?}");
+                assert!(std::str::from_utf8(&out).is_ok(), "{f:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn formats_without_a_comparison_name_those_with_one() {
+        let s = fixture::receipt().summary;
+        let report = crate::compare::compare(&s, &s, ("a", "b"), &Default::default());
+        let e = render_comparison(Format::Html, &report).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "--format html does not render a comparison; use one of: table, markdown, csv, junit, json"
+        );
+        let e = render(Format::Csv, &[fixture::receipt(), fixture::receipt()]).unwrap_err();
+        assert!(e.to_string().contains("renders one receipt, not 2"), "{e}");
+    }
+}
