@@ -1,5 +1,6 @@
 //! `benchmark report` and `compare --format` on the receipts of real runs, checked by the
-//! real consumers of each format: `promtool check metrics` (Debian `prometheus`),
+//! real consumers of each format: `promtool check metrics` (Debian `prometheus`), the
+//! Prometheus Python client's OpenMetrics parser (Debian `python3-prometheus-client`),
 //! `xmllint --schema` against the Jenkins JUnit schema (Debian `libxml2-utils`), headless
 //! Chromium (Debian `chromium`). A missing tool fails its test, naming the package: CI
 //! installs them (.ci/run).
@@ -101,6 +102,52 @@ fn openmetrics_passes_promtool() {
         text.contains(r#"benchmark_slo_passed{suite="r",slo="build instant",severity="fail"} 0"#)
     );
     assert!(!text.contains("_ms"), "no milliseconds: {text}");
+}
+
+/// promtool reads the Prometheus text format, to which `# UNIT` and `# EOF` are comments;
+/// the OpenMetrics parser of the Python client (Debian's `python3-prometheus-client`,
+/// for Debian's own `/usr/bin/python3`) holds the text to OpenMetrics itself: `# EOF`,
+/// units as name suffixes, summary samples.
+#[test]
+fn openmetrics_passes_the_openmetrics_parser() {
+    let system = Path::new("/usr/bin/python3");
+    let python = if system.is_file() {
+        system.to_owned()
+    } else {
+        tool("python3", "python3-prometheus-client")
+    };
+    let b = bench().suite(SUITE);
+    measured(&b, "out");
+    b.run_args(&[
+        "report",
+        "out",
+        "--format",
+        "openmetrics",
+        "-o",
+        "metrics.txt",
+    ])
+    .code(0);
+    let check = Command::new(python)
+        .args([
+            "-c",
+            "import sys\n\
+             try:\n    from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse\n\
+             except ImportError:\n    sys.exit('prometheus_client is not installed: install the Debian package python3-prometheus-client')\n\
+             families = list(parse(open(sys.argv[1]).read()))\n\
+             print(len(families), sum(len(f.samples) for f in families))",
+        ])
+        .arg(b.path("metrics.txt"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success(),
+        "the OpenMetrics parser: {}\n--- the metrics\n{}",
+        String::from_utf8_lossy(&check.stderr),
+        read(&b.path("metrics.txt"))
+    );
+    let families: usize = stdout.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(families >= 10, "{stdout}");
 }
 
 #[test]
