@@ -39,6 +39,9 @@ enum Command {
     /// Compare two receipts (perf.json, summary_<UTC>.json, or output directories): per
     /// step and measure, whether NEW regressed, improved or is unchanged against BASE.
     Compare(CompareArgs),
+    /// Render receipts (perf.json, summary_<UTC>.json, or output directories) as a
+    /// report: table, markdown, csv, junit, openmetrics, html, bmf, gab, gab-bigger, json.
+    Report(ReportArgs),
     /// Measure this machine's noise: run the suite several times (A/A), compare every pair
     /// of rounds, and write calibration.json for `compare --calibration`.
     Calibrate(CalibrateArgs),
@@ -117,12 +120,18 @@ struct RunArgs {
     builtin_when_absent: bool,
 }
 
-/// How `compare` prints its result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum CompareFormat {
-    Table,
-    Markdown,
-    Json,
+#[derive(Debug, Args)]
+struct ReportArgs {
+    /// Receipts or output directories (a directory means its perf.json); several only
+    /// for html, which shows them as a history (in any order: sorted by start time).
+    #[arg(required = true, value_name = "RECEIPT|DIR")]
+    receipts: Vec<PathBuf>,
+    /// The report's format.
+    #[arg(long, short, value_enum, default_value = "table")]
+    format: report::Format,
+    /// Write the report to this file (replaced whole) instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 /// What decides a comparison's verdicts.
@@ -177,8 +186,12 @@ struct CompareArgs {
     base: PathBuf,
     /// The receipt or output directory compared against it.
     new: PathBuf,
+    /// table, markdown, csv, junit or json.
     #[arg(long, value_enum, default_value = "table")]
-    format: CompareFormat,
+    format: report::Format,
+    /// Write the comparison to this file (replaced whole) instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
     #[command(flatten)]
     options: CompareOptions,
 }
@@ -268,6 +281,7 @@ fn dispatch(command: Command) -> Result<ExitKind, Error> {
         Command::Info(args) => info(args),
         Command::Check(args) => check(args),
         Command::Compare(args) => compare(args),
+        Command::Report(args) => render_report(args),
         Command::Calibrate(args) => calibrate(args),
         Command::Entrypoint(args) => container(args),
         Command::Schema { kind } => {
@@ -641,6 +655,8 @@ fn comparison(
 }
 
 fn compare(args: CompareArgs) -> Result<ExitKind, Error> {
+    // Refused before any work: a format without comparisons, a path that cannot be written.
+    let out = report::output::Output::open(args.output.as_deref()).map_err(usage)?;
     let base = load_receipt(&args.base, "BASE")?;
     let new = load_receipt(&args.new, "NEW")?;
     let names = (
@@ -652,12 +668,63 @@ fn compare(args: CompareArgs) -> Result<ExitKind, Error> {
             .to_string(),
     );
     let report = comparison(&base, &new, (&names.0, &names.1), &args.options)?;
-    match args.format {
-        CompareFormat::Json => print_json(&report)?,
-        CompareFormat::Table => emit(report::compare::table(&report).as_bytes())?,
-        CompareFormat::Markdown => emit(report::compare::markdown(&report).as_bytes())?,
+    let bytes = report::render_comparison(args.format, &report).map_err(usage)?;
+    out.write(&bytes).map_err(usage)?;
+    if args.format == report::Format::Markdown {
+        step_summary(&bytes, out.file())?;
     }
     Ok(regression_exit(&report, &args.options))
+}
+
+fn usage(e: impl std::error::Error + 'static) -> Error {
+    Error::Usage(crate::error::chain(&e))
+}
+
+/// `benchmark report`: the destination checked first, then the receipts read (each with
+/// the run receipts beside it), rendered by the format's exporter, written.
+fn render_report(args: ReportArgs) -> Result<ExitKind, Error> {
+    let exporter = args.format.exporter();
+    if args.receipts.len() > 1 && !exporter.several() {
+        return Err(usage(report::ReportError::OneReceipt {
+            format: args.format.name(),
+            given: args.receipts.len(),
+        }));
+    }
+    let out = report::output::Output::open(args.output.as_deref()).map_err(usage)?;
+    let mut receipts = Vec::new();
+    for path in &args.receipts {
+        let summary = load_receipt(path, "RECEIPT")?;
+        let runs = crate::receipt::read::runs_beside(path, &summary);
+        receipts.push(report::Receipt {
+            source: crate::receipt::read::resolve(path).display().to_string(),
+            summary,
+            runs,
+        });
+    }
+    let bytes = report::render(args.format, &receipts).map_err(usage)?;
+    out.write(&bytes).map_err(usage)?;
+    if args.format == report::Format::Markdown {
+        step_summary(&bytes, out.file())?;
+    }
+    Ok(ExitKind::Ok)
+}
+
+/// In a GitHub Actions job ($GITHUB_STEP_SUMMARY set), a Markdown report is also
+/// appended to the job's summary page.
+fn step_summary(markdown: &[u8], file: Option<&Path>) -> Result<(), Error> {
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
+        return Ok(());
+    };
+    let rest_in = file.map_or_else(
+        || "this step's log".to_owned(),
+        |f| format!("`{}`", f.display()),
+    );
+    report::output::append_step_summary(
+        Path::new(&path),
+        &String::from_utf8_lossy(markdown),
+        &rest_in,
+    )
+    .map_err(|e| anyhow::anyhow!(crate::error::chain(&e)).into())
 }
 
 fn calibrate(args: CalibrateArgs) -> Result<ExitKind, Error> {

@@ -168,16 +168,19 @@ pub fn step_key(s: &StepSummary) -> String {
     }
 }
 
-/// One measure of a step summary.
+/// One measure of a step summary (`wall`, `cpu_user`, …, `phase.NAME`, `metric.NAME`):
+/// what `compare` compares and the reports list.
 #[derive(Debug, Clone)]
-struct Measure<'a> {
-    name: String,
-    unit: Option<String>,
-    direction: Direction,
-    stats: &'a Stats,
+pub struct Measure<'a> {
+    pub name: String,
+    /// `ms`, `B`, or a metric's own unit.
+    pub unit: Option<String>,
+    pub direction: Direction,
+    pub stats: &'a Stats,
 }
 
-fn measures_of<'a>(s: &'a StepSummary) -> Vec<Measure<'a>> {
+/// Every measure a step has statistics of, in a fixed order.
+pub fn measures_of<'a>(s: &'a StepSummary) -> Vec<Measure<'a>> {
     let mut out: Vec<Measure<'a>> = Vec::new();
     let mut push = |name: String, unit: Option<&str>, direction, stats: Option<&'a Stats>| {
         if let Some(stats) = stats {

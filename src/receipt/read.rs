@@ -53,6 +53,37 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     serde_json::from_slice(bytes).context("a field of the receipt has the wrong shape")
 }
 
+/// The run receipts (`run_N.json`) written with a summary, read from the summary's
+/// directory: those of its suite that started while it ran (an output directory kept with
+/// `--keep-logs` may hold other invocations' too), by run. Unreadable ones are left out:
+/// they only add detail (a failing step's output tail) to a report.
+pub fn runs_beside(path: &Path, summary: &Summary) -> Vec<RunReceipt> {
+    let file = resolve(path);
+    let dir = match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut runs: Vec<RunReceipt> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("run_") && name.ends_with(".json")
+        })
+        .filter_map(|e| run(&e.path()).ok())
+        .filter(|r| {
+            r.suite == summary.suite.name
+                && summary.started_at.as_str() <= r.started_at.as_str()
+                && r.started_at.as_str() <= summary.finished_at.as_str()
+        })
+        .collect();
+    runs.sort_by_key(|r| r.run);
+    runs
+}
+
 /// The receipt files a path names: itself, or the `perf.json` of a directory.
 pub fn resolve(path: &Path) -> PathBuf {
     if path.is_dir() {

@@ -7,6 +7,26 @@ use crate::format::{bytes, ms, num};
 use crate::receipt::{StepSummary, Summary};
 use crate::stats::Stats;
 
+/// `--format table`: the table, the gates and the warnings, as `run` prints them.
+#[derive(Debug)]
+pub struct Exporter;
+
+impl super::Exporter for Exporter {
+    fn receipts(&self, receipts: &[super::Receipt]) -> Vec<u8> {
+        let summary = &receipts[0].summary;
+        let mut text = render(summary);
+        text.push_str(&super::gates::render(&summary.slos));
+        for w in &summary.warnings {
+            text.push_str(&format!("warning: {w}\n"));
+        }
+        text.into_bytes()
+    }
+
+    fn comparison(&self, report: &crate::compare::Report) -> Option<Vec<u8>> {
+        Some(super::compare::table(report).into_bytes())
+    }
+}
+
 fn opt(s: Option<&Stats>, f: impl Fn(&Stats) -> String) -> String {
     s.map_or_else(|| "—".to_owned(), f)
 }
@@ -183,6 +203,13 @@ mod tests {
             phases: Default::default(),
             outlier_runs: vec![],
         }
+    }
+
+    #[test]
+    fn report_table_snapshot() {
+        use crate::report::Exporter as _;
+        let out = Exporter.receipts(&[crate::report::fixture::receipt()]);
+        insta::assert_snapshot!(String::from_utf8(out).unwrap());
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod measure;
 mod not_started;
 mod output;
 mod receipts;
+mod report;
 mod run;
 #[cfg(target_os = "linux")]
 mod signals;

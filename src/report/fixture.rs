@@ -1,0 +1,20 @@
+//! A real receipt, fixed once (tests/fixtures/receipts/PROVENANCE.md), for the snapshot
+//! tests of every format.
+
+use super::Receipt;
+
+pub fn receipt() -> Receipt {
+    let summary = crate::receipt::read::parse(include_bytes!(
+        "../../tests/fixtures/receipts/report/perf.json"
+    ))
+    .expect("the fixture loads");
+    let run = crate::receipt::read::parse(include_bytes!(
+        "../../tests/fixtures/receipts/report/run_1.json"
+    ))
+    .expect("the fixture's run loads");
+    Receipt {
+        source: "bench-out/perf.json".into(),
+        summary,
+        runs: vec![run],
+    }
+}

@@ -1,0 +1,66 @@
+//! A receipt as github-action-benchmark input: the `customSmallerIsBetter` array (times,
+//! CPU, memory, and metrics where lower is better) or the `customBiggerIsBetter` array
+//! (rate metrics: MiB/s, ops/s). Each entry is a measure's mean, `± stddev` as its range,
+//! and the median, interval and n in `extra`. Pure.
+
+use serde_json::{Value, json};
+
+use crate::format::num;
+use crate::stats::compare::Direction;
+
+/// `--format gab` (smaller is better) and `--format gab-bigger`.
+#[derive(Debug)]
+pub struct Exporter(pub Direction);
+
+impl super::Exporter for Exporter {
+    fn receipts(&self, receipts: &[super::Receipt]) -> Vec<u8> {
+        let mut b = serde_json::to_vec_pretty(&render(&receipts[0].summary, self.0)).expect("JSON");
+        b.push(b'\n');
+        b
+    }
+}
+
+pub fn render(s: &crate::receipt::Summary, direction: Direction) -> Value {
+    let mut out = Vec::new();
+    for st in &s.steps {
+        let key = crate::compare::step_key(st);
+        for m in crate::compare::measures_of(st) {
+            if m.direction != direction {
+                continue;
+            }
+            let x = m.stats;
+            let unit = m.unit.clone().unwrap_or_default();
+            let mut entry = json!({
+                "name": format!("{} {key} {}", s.suite.name, m.name),
+                "unit": unit,
+                "value": x.mean,
+            });
+            if let Some(sd) = x.stddev {
+                entry["range"] = json!(format!("± {}", num(sd)));
+            }
+            let interval = match (x.ci95_low, x.ci95_high) {
+                (Some(l), Some(h)) => format!(", 95% CI of mean {} – {}", num(l), num(h)),
+                _ => String::new(),
+            };
+            entry["extra"] = json!(format!(
+                "median {} {unit}, n={}{interval}",
+                num(x.median),
+                x.n
+            ));
+            out.push(entry);
+        }
+    }
+    Value::Array(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gab_snapshot() {
+        let s = crate::report::fixture::receipt().summary;
+        insta::assert_json_snapshot!("smaller", render(&s, Direction::LowerIsBetter));
+        insta::assert_json_snapshot!("bigger", render(&s, Direction::HigherIsBetter));
+    }
+}
