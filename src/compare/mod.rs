@@ -209,7 +209,8 @@ fn measures_of<'a>(s: &'a StepSummary) -> Vec<Measure<'a>> {
         push(
             format!("metric.{name}"),
             m.unit.as_deref(),
-            direction_of(m.unit.as_deref()),
+            m.direction
+                .unwrap_or_else(|| direction_of(m.unit.as_deref())),
             Some(&m.stats),
         );
     }

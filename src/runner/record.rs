@@ -56,7 +56,13 @@ impl Heard {
             None => {}
             Some(Ok(Control::Metric { name, value, unit })) => {
                 if self.metrics.len() < MAX_KEPT {
-                    self.metrics.push(Metric { name, value, unit });
+                    self.metrics.push(Metric {
+                        name,
+                        value,
+                        unit,
+                        direction: None,
+                        origin: None,
+                    });
                 } else {
                     self.dropped_metrics += 1;
                 }
