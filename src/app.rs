@@ -39,6 +39,9 @@ enum Command {
     /// Compare two receipts (perf.json, summary_<UTC>.json, or output directories): per
     /// step and measure, whether NEW regressed, improved or is unchanged against BASE.
     Compare(CompareArgs),
+    /// Turn another tool's results (criterion, go test -bench, hyperfine, libtest) into a
+    /// summary receipt (perf.json) that gates, compare and reports read like a run's.
+    Import(ImportArgs),
     /// Measure this machine's noise: run the suite several times (A/A), compare every pair
     /// of rounds, and write calibration.json for `compare --calibration`.
     Calibrate(CalibrateArgs),
@@ -172,6 +175,23 @@ struct CalibrateArgs {
 }
 
 #[derive(Debug, Args)]
+struct ImportArgs {
+    /// The tool that wrote PATH.
+    #[arg(value_enum)]
+    kind: crate::import::Kind,
+    /// Its output: go-bench and libtest the text they printed (libtest's JSON lines too),
+    /// hyperfine its --export-json file, criterion its directory (default:
+    /// $CRITERION_HOME, else target/criterion).
+    path: Option<PathBuf>,
+    /// Where the receipts go.
+    #[arg(long, short, default_value = "bench-out", env = "BENCHMARK_OUTPUT")]
+    output: PathBuf,
+    /// Print the summary receipt as JSON on stdout instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
 struct CompareArgs {
     /// The reference receipt or output directory.
     base: PathBuf,
@@ -268,6 +288,7 @@ fn dispatch(command: Command) -> Result<ExitKind, Error> {
         Command::Info(args) => info(args),
         Command::Check(args) => check(args),
         Command::Compare(args) => compare(args),
+        Command::Import(args) => import(args),
         Command::Calibrate(args) => calibrate(args),
         Command::Entrypoint(args) => container(args),
         Command::Schema { kind } => {
@@ -658,6 +679,79 @@ fn compare(args: CompareArgs) -> Result<ExitKind, Error> {
         CompareFormat::Markdown => emit(report::compare::markdown(&report).as_bytes())?,
     }
     Ok(regression_exit(&report, &args.options))
+}
+
+fn import(args: ImportArgs) -> Result<ExitKind, Error> {
+    use crate::import::{self, Kind};
+    let path = match (args.path, args.kind) {
+        (Some(p), _) => p,
+        (None, Kind::Criterion) => std::env::var_os("CRITERION_HOME")
+            .filter(|h| !h.is_empty())
+            .map_or_else(|| PathBuf::from("target/criterion"), PathBuf::from),
+        (None, kind) => {
+            return Err(Error::Usage(format!(
+                "`benchmark import {kind}` needs the file to read: give PATH, e.g. \
+                 `benchmark import {kind} {}`",
+                match kind {
+                    Kind::Hyperfine => "results.json",
+                    _ => "bench.txt",
+                }
+            )));
+        }
+    };
+    let imported = import::read(args.kind, &path).map_err(|e| Error::Usage(e.to_string()))?;
+    let shown = path.display().to_string();
+    let sha256 = import::fingerprint(&path).map_err(|e| {
+        Error::Usage(format!(
+            "{shown}: cannot read it again to fingerprint it: {e}"
+        ))
+    })?;
+    let at = std::time::SystemTime::now();
+    let summary = import::summary(
+        &imported,
+        import::Context {
+            reproduce: format!(
+                "benchmark import {} {} --output {}",
+                args.kind,
+                shell_quote(&shown),
+                shell_quote(&args.output.display().to_string())
+            ),
+            path: shown,
+            sha256,
+            at,
+            platform: platform::detect(),
+        },
+    );
+    let out = runner::output::OutputDir::prepare(
+        &args.output,
+        false,
+        runner::output::Written {
+            runs: 0,
+            warmups: 0,
+            steps: Vec::new(),
+        },
+    )?;
+    let summary_path = out.summary_path(at);
+    crate::receipt::write::json_atomic(&summary_path, &summary)
+        .and_then(|()| crate::receipt::write::json_atomic(&args.output.join("perf.json"), &summary))
+        .map_err(|e| runner::receipt_error(&e, &args.output))?;
+    out.finish();
+    if args.json {
+        print_json(&summary)?;
+    } else {
+        let mut text = report::table::render(&summary);
+        for w in &summary.warnings {
+            text.push_str(&format!("warning: {w}\n"));
+        }
+        text.push_str(&format!(
+            "imported {} benchmark(s) from {}\nreceipts: {} (and perf.json)\n",
+            summary.steps.len(),
+            path.display(),
+            summary_path.display()
+        ));
+        emit(text.as_bytes())?;
+    }
+    Ok(ExitKind::Ok)
 }
 
 fn calibrate(args: CalibrateArgs) -> Result<ExitKind, Error> {

@@ -271,6 +271,43 @@ pub fn read(kind: Kind, path: &Path) -> Result<Imported, ImportError> {
     parse(kind, &text, &file)
 }
 
+/// SHA-256 of what an import reads: a file's bytes; for a directory (criterion's), every
+/// file's path and bytes in path order, its HTML `report/` directories left out.
+pub fn fingerprint(path: &Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    if path.is_dir() {
+        let mut files = Vec::new();
+        list_files(path, 0, &mut files)?;
+        files.sort();
+        for f in files {
+            let rel = f.strip_prefix(path).unwrap_or(&f);
+            hash.update(rel.to_string_lossy().as_bytes());
+            hash.update([0]);
+            hash.update(std::fs::read(&f)?);
+        }
+    } else {
+        hash.update(std::fs::read(path)?);
+    }
+    Ok(hash.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn list_files(dir: &Path, depth: usize, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
+    if depth > 16 {
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() && entry.file_name() != "report" {
+            list_files(&entry.path(), depth + 1, out)?;
+        } else if kind.is_file() {
+            out.push(entry.path());
+        }
+    }
+    Ok(())
+}
+
 /// A valid id (`[A-Za-z0-9_-]+`) for a tool's benchmark name, the same for the same name:
 /// `/` becomes `-`, every other character outside the set `_` (`Sort/size=100` →
 /// `Sort-size_100`, `benches::fib` → `benches__fib`, `fib 15` → `fib_15`).
