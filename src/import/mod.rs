@@ -666,6 +666,87 @@ pub(crate) mod tests {
         assert!(e.message.contains("directory tree"), "{e}");
     }
 
+    fn context() -> Context {
+        Context {
+            path: "bench.txt".into(),
+            sha256: "0".into(),
+            reproduce: "benchmark import go-bench bench.txt".into(),
+            at: std::time::SystemTime::UNIX_EPOCH,
+            platform: crate::measure::platform::detect(),
+        }
+    }
+
+    #[test]
+    fn the_summary_is_schema_valid_with_origins_and_directions() {
+        let imp = parse(Kind::GoBench, &fixture("go-bench/bench.txt"), "bench.txt").unwrap();
+        let s = summary(&imp, context());
+        let v = serde_json::to_value(&s).unwrap();
+        let schema = receipt::schema(receipt::SchemaKind::Summary);
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let errors: Vec<String> = validator.iter_errors(&v).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:#?}");
+        assert_eq!(s.steps.len(), 10);
+        assert_eq!(s.runs, 3);
+        assert_eq!(s.environment.measurement.method, "imported");
+        assert_eq!(s.warnings[0].code, WarningCode::Import);
+        let frames = &s.steps[8];
+        assert_eq!(frames.name, "BenchmarkFrames");
+        let m = &frames.metrics["frames_per_op"];
+        assert_eq!(m.direction, Some(Direction::HigherIsBetter));
+        let o = m.origin.as_ref().unwrap();
+        assert_eq!(
+            (o.tool.as_str(), o.file.as_str(), o.benchmark.as_str()),
+            ("go-bench", "bench.txt", "BenchmarkFrames")
+        );
+        let ns = &frames.metrics["ns_per_op"];
+        assert_eq!(ns.origin.as_ref().unwrap().unit.as_deref(), Some("ns/op"));
+        assert_eq!(ns.stats.samples, [1.824, 1.814, 1.415]);
+        assert_eq!(
+            frames.origin.as_ref().unwrap().config["cpu"],
+            "Intel(R) Xeon(R) Processor"
+        );
+    }
+
+    #[test]
+    fn compare_judges_an_imported_measure_by_its_direction() {
+        use crate::stats::compare::Verdict;
+        // Ten samples each, so that the test has the power to call a change.
+        let text: String = (0..10)
+            .map(|i| format!("BenchmarkF 100 {} ns/op {} frames/op\n", 100 + i, 10 + i))
+            .collect();
+        let faster: String = (0..10)
+            .map(|i| format!("BenchmarkF 100 {} ns/op {} frames/op\n", 200 + i, 20 + i))
+            .collect();
+        let unit = "Unit frames/op better=higher\n";
+        let base = summary(
+            &parse(Kind::GoBench, &format!("{unit}{text}"), "a").unwrap(),
+            context(),
+        );
+        let new = summary(
+            &parse(Kind::GoBench, &format!("{unit}{faster}"), "b").unwrap(),
+            context(),
+        );
+        let r = crate::compare::compare(&base, &new, ("a", "b"), &Default::default());
+        let verdict = |m: &str| r.measures.iter().find(|x| x.measure == m).unwrap().verdict;
+        assert_eq!(verdict("metric.ns_per_op"), Verdict::Regressed);
+        assert_eq!(verdict("metric.frames_per_op"), Verdict::Improved);
+    }
+
+    #[test]
+    fn as_a_steps_metrics_every_sample_with_its_origin() {
+        let imp = parse(Kind::Hyperfine, &fixture("hyperfine/basic.json"), "h.json").unwrap();
+        let m = metrics(&imp);
+        let wall: Vec<&Metric> = m.iter().filter(|m| m.name == "sleep_0_01-wall").collect();
+        assert_eq!(wall.len(), 10);
+        assert_eq!(wall[0].value, imp.benchmarks[0].wall_ms[0]);
+        assert_eq!(wall[0].unit.as_deref(), Some("ms"));
+        assert_eq!(wall[0].origin.as_ref().unwrap().tool, "hyperfine");
+        assert!(
+            m.iter().all(|m| crate::control::valid_name(&m.name)),
+            "{m:?}"
+        );
+    }
+
     #[test]
     fn kinds_by_name() {
         for k in Kind::ALL {
