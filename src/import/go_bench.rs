@@ -67,7 +67,12 @@ pub fn parse(text: &str, file: &str) -> Result<Imported, ImportError> {
                     format!("`{last}` has no unit: each value is followed by its unit"),
                 ));
             }
-            let b = match benchmarks.iter().position(|b| b.name == name) {
+            // `go test ./...` prints several packages: one name in two is two benchmarks.
+            let pkg = config.get("pkg");
+            let b = match benchmarks
+                .iter()
+                .position(|b| b.name == name && b.config.get("pkg") == pkg)
+            {
                 Some(i) => &mut benchmarks[i],
                 None => {
                     let mut b = Benchmark::new(name, file);
@@ -103,7 +108,14 @@ pub fn parse(text: &str, file: &str) -> Result<Imported, ImportError> {
             HELP,
         ));
     }
+    // A name in several packages is told apart by its package.
+    let names: Vec<String> = benchmarks.iter().map(|b| b.name.clone()).collect();
     for b in &mut benchmarks {
+        if names.iter().filter(|n| **n == b.name).count() > 1
+            && let Some(pkg) = b.config.get("pkg")
+        {
+            b.name = format!("{pkg}/{}", b.name);
+        }
         for m in &mut b.measures {
             let written = m.written.clone().or_else(|| m.unit.clone());
             if let Some(d) = written.and_then(|w| better.get(&w)) {
@@ -291,6 +303,43 @@ mod tests {
             Some("b.txt:1:11: `better=sideways`: a unit is better `higher` or `lower`")
         );
         assert!(err("x").contains("help: give the text `go test -bench` printed"));
+    }
+
+    #[test]
+    fn one_name_in_two_packages_is_two_benchmarks() {
+        let imp = crate::import::parse(
+            Kind::GoBench,
+            "pkg: example.com/a\nBenchmarkX 1 10 ns/op\nBenchmarkX 1 11 ns/op\n\
+             pkg: example.com/b\nBenchmarkX 1 90 ns/op\n",
+            "b",
+        )
+        .unwrap();
+        let got: Vec<(&str, &str, &[f64])> = imp
+            .benchmarks
+            .iter()
+            .map(|b| {
+                (
+                    b.name.as_str(),
+                    b.id.as_str(),
+                    b.measures[0].samples.as_slice(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "example.com/a/BenchmarkX",
+                    "example_com-a-BenchmarkX",
+                    &[10.0, 11.0][..]
+                ),
+                (
+                    "example.com/b/BenchmarkX",
+                    "example_com-b-BenchmarkX",
+                    &[90.0][..]
+                ),
+            ]
+        );
     }
 
     #[test]
