@@ -186,6 +186,10 @@ struct ImportArgs {
     /// Where the receipts go.
     #[arg(long, short, default_value = "bench-out", env = "BENCHMARK_OUTPUT")]
     output: PathBuf,
+    /// The tool's version, recorded in each measure's origin (its output does not say),
+    /// e.g. `go1.22.1` or `criterion 0.5.1`.
+    #[arg(long, value_name = "VERSION")]
+    tool_version: Option<String>,
     /// Print the summary receipt as JSON on stdout instead of the table.
     #[arg(long)]
     json: bool,
@@ -699,7 +703,10 @@ fn import(args: ImportArgs) -> Result<ExitKind, Error> {
             )));
         }
     };
-    let imported = import::read(args.kind, &path).map_err(|e| Error::Usage(e.to_string()))?;
+    let mut imported = import::read(args.kind, &path).map_err(|e| Error::Usage(e.to_string()))?;
+    if let Some(v) = args.tool_version.filter(|v| !v.trim().is_empty()) {
+        imported.version = Some(v);
+    }
     let shown = path.display().to_string();
     let sha256 = import::fingerprint(&path).map_err(|e| {
         Error::Usage(format!(
@@ -711,10 +718,15 @@ fn import(args: ImportArgs) -> Result<ExitKind, Error> {
         &imported,
         import::Context {
             reproduce: format!(
-                "benchmark import {} {} --output {}",
+                "benchmark import {} {} --output {}{}",
                 args.kind,
                 shell_quote(&shown),
-                shell_quote(&args.output.display().to_string())
+                shell_quote(&args.output.display().to_string()),
+                imported
+                    .version
+                    .as_deref()
+                    .map(|v| format!(" --tool-version {}", shell_quote(v)))
+                    .unwrap_or_default()
             ),
             path: shown,
             sha256,

@@ -138,6 +138,29 @@ fn criterion_samples_estimates_throughput_and_change() {
 }
 
 #[test]
+fn the_tools_version_is_recorded_when_given() {
+    let b = bench();
+    let path = fixture("libtest/bench.txt");
+    b.run_args(&[
+        "import",
+        "libtest",
+        path.to_str().unwrap(),
+        "--tool-version",
+        "rustc 1.95.0",
+    ])
+    .code(0);
+    let s = summary_in(&b.path("bench-out"));
+    let origin = s.steps[0].metrics["ns_per_iter"].origin.as_ref().unwrap();
+    assert_eq!(origin.version.as_deref(), Some("rustc 1.95.0"));
+    assert_eq!(origin.file, path.display().to_string());
+    assert!(
+        s.reproduce.ends_with("--tool-version 'rustc 1.95.0'"),
+        "{}",
+        s.reproduce
+    );
+}
+
+#[test]
 fn criterion_defaults_to_criterion_home() {
     let b = bench().env("CRITERION_HOME", fixture("criterion/criterion"));
     b.run_args(&["import", "criterion"]).code(0);
