@@ -705,7 +705,11 @@ impl Ctx<'_> {
     ) -> Result<StepRun> {
         let log_rel = format!("logs/{dir_name}/{}.log", step.id);
         let mut sink = StepSink::new(Some(self.opts.output.join(&log_rel)));
-        if step.import.as_ref().is_some_and(|i| i.path.is_none()) {
+        if step
+            .import
+            .as_ref()
+            .is_some_and(|i| i.path.is_none() && i.kind != crate::import::Kind::Criterion)
+        {
             sink = sink.keeping_stdout();
         }
         let mut spec = self.spec(run, &step.env, min_timeout(step.timeout, deadline));
@@ -741,7 +745,7 @@ impl Ctx<'_> {
         let mut import_errors = Vec::new();
         let mut tail = sink.heard.tail.clone();
         if let (Some(imp), Status::Ok) = (&step.import, status) {
-            match self.import(imp, &sink) {
+            match self.import(step, imp, &sink) {
                 Ok((metrics, warnings)) => {
                     imported = metrics;
                     import_errors.extend(warnings.into_iter().map(|w| (Code::Import, w)));
@@ -790,12 +794,26 @@ impl Ctx<'_> {
     /// A step's `import`: its metrics and warnings, or why its output did not read.
     fn import(
         &self,
+        step: &Step,
         imp: &crate::suite::StepImport,
         sink: &StepSink,
     ) -> Result<(Vec<receipt::Metric>, Vec<String>), String> {
         let kind = imp.kind;
+        let dir = &self.plan.suite.working_dir;
         let result = match &imp.path {
-            Some(p) => crate::import::read(kind, &self.plan.suite.working_dir.join(p)),
+            Some(p) => crate::import::read(kind, &dir.join(p)),
+            // Where the step's criterion wrote: its `$CRITERION_HOME`, as the step saw it.
+            None if kind == crate::import::Kind::Criterion => {
+                let home = step
+                    .env
+                    .get("CRITERION_HOME")
+                    .or_else(|| self.plan.suite.env.get("CRITERION_HOME"))
+                    .cloned()
+                    .or_else(|| std::env::var("CRITERION_HOME").ok())
+                    .filter(|h| !h.is_empty())
+                    .unwrap_or_else(|| "target/criterion".to_owned());
+                crate::import::read(kind, &dir.join(home))
+            }
             None => {
                 let (bytes, dropped) = sink.stdout();
                 if dropped > 0 {

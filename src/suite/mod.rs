@@ -142,7 +142,8 @@ pub struct Step {
 pub struct StepImport {
     pub kind: crate::import::Kind,
     /// A file or directory the step wrote, relative to the working directory; `None`:
-    /// the step's stdout.
+    /// the step's stdout (criterion, which never prints its results: the step's
+    /// `$CRITERION_HOME`, else `target/criterion`).
     pub path: Option<PathBuf>,
 }
 
@@ -767,8 +768,6 @@ fn step_import(
             ));
         }
         Some(p) => Some(PathBuf::from(p.into_inner())),
-        // criterion writes a tree, never to stdout.
-        None if k == Kind::Criterion => Some(PathBuf::from("target/criterion")),
         None => None,
     };
     Ok(StepImport { kind: k, path })

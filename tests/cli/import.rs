@@ -313,7 +313,8 @@ import = { kind = "go-bench" }
 [[step]]
 id = "crit"
 run = "true"
-import = { kind = "criterion", path = "crit" }
+env = { CRITERION_HOME = "crit" }
+import = { kind = "criterion" }
 [[slo]]
 name = "HASH"
 expr = "step.go.metric.BenchmarkHash-MB_per_s.median >= THRESHOLD"
