@@ -42,6 +42,9 @@ enum Command {
     /// Render receipts (perf.json, summary_<UTC>.json, or output directories) as a
     /// report: table, markdown, csv, junit, openmetrics, html, bmf, gab, gab-bigger, json.
     Report(ReportArgs),
+    /// Turn another tool's results (criterion, go test -bench, hyperfine, libtest) into a
+    /// summary receipt (perf.json) that gates, compare and reports read like a run's.
+    Import(ImportArgs),
     /// Measure this machine's noise: run the suite several times (A/A), compare every pair
     /// of rounds, and write calibration.json for `compare --calibration`.
     Calibrate(CalibrateArgs),
@@ -147,8 +150,8 @@ struct CompareOptions {
     /// Significance level of the (Benjamini–Hochberg) q-values.
     #[arg(long, default_value_t = 0.05, value_parser = parse_alpha)]
     alpha: f64,
-    /// Noise band in percent for every measure (default: each measure's own run-to-run
-    /// spread, at least 2%).
+    /// Noise band in percent for every measure (default: twice each measure's own robust
+    /// run-to-run spread, at least 10%; or a calibration's).
     #[arg(long, value_name = "PCT", value_parser = parse_noise)]
     noise: Option<f64>,
     /// Noise bands per measure from `benchmark calibrate` (calibration.json).
@@ -178,6 +181,27 @@ struct CalibrateArgs {
     /// No progress on stderr.
     #[arg(long, short)]
     quiet: bool,
+}
+
+#[derive(Debug, Args)]
+struct ImportArgs {
+    /// The tool that wrote PATH.
+    #[arg(value_enum)]
+    kind: crate::import::Kind,
+    /// Its output: go-bench and libtest the text they printed (libtest's JSON lines too),
+    /// hyperfine its --export-json file, criterion its directory (default:
+    /// $CRITERION_HOME, else target/criterion).
+    path: Option<PathBuf>,
+    /// Where the receipts go.
+    #[arg(long, short, default_value = "bench-out", env = "BENCHMARK_OUTPUT")]
+    output: PathBuf,
+    /// The tool's version, recorded in each measure's origin (its output does not say),
+    /// e.g. `go1.22.1` or `criterion 0.5.1`.
+    #[arg(long, value_name = "VERSION")]
+    tool_version: Option<String>,
+    /// Print the summary receipt as JSON on stdout instead of the table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -282,6 +306,7 @@ fn dispatch(command: Command) -> Result<ExitKind, Error> {
         Command::Check(args) => check(args),
         Command::Compare(args) => compare(args),
         Command::Report(args) => render_report(args),
+        Command::Import(args) => import(args),
         Command::Calibrate(args) => calibrate(args),
         Command::Entrypoint(args) => container(args),
         Command::Schema { kind } => {
@@ -705,6 +730,87 @@ fn render_report(args: ReportArgs) -> Result<ExitKind, Error> {
     out.write(&bytes).map_err(usage)?;
     if args.format == report::Format::Markdown {
         step_summary(&bytes, out.file())?;
+    }
+    Ok(ExitKind::Ok)
+}
+
+fn import(args: ImportArgs) -> Result<ExitKind, Error> {
+    use crate::import::{self, Kind};
+    let path = match (args.path, args.kind) {
+        (Some(p), _) => p,
+        (None, Kind::Criterion) => std::env::var_os("CRITERION_HOME")
+            .filter(|h| !h.is_empty())
+            .map_or_else(|| PathBuf::from("target/criterion"), PathBuf::from),
+        (None, kind) => {
+            return Err(Error::Usage(format!(
+                "`benchmark import {kind}` needs the file to read: give PATH, e.g. \
+                 `benchmark import {kind} {}`",
+                match kind {
+                    Kind::Hyperfine => "results.json",
+                    _ => "bench.txt",
+                }
+            )));
+        }
+    };
+    let mut imported = import::read(args.kind, &path).map_err(|e| Error::Usage(e.to_string()))?;
+    if let Some(v) = args.tool_version.filter(|v| !v.trim().is_empty()) {
+        imported.version = Some(v);
+    }
+    let shown = path.display().to_string();
+    let sha256 = import::fingerprint(&path).map_err(|e| {
+        Error::Usage(format!(
+            "{shown}: cannot read it again to fingerprint it: {e}"
+        ))
+    })?;
+    let at = std::time::SystemTime::now();
+    let summary = import::summary(
+        &imported,
+        import::Context {
+            reproduce: format!(
+                "benchmark import {} {} --output {}{}",
+                args.kind,
+                shell_quote(&shown),
+                shell_quote(&args.output.display().to_string()),
+                imported
+                    .version
+                    .as_deref()
+                    .map(|v| format!(" --tool-version {}", shell_quote(v)))
+                    .unwrap_or_default()
+            ),
+            path: shown,
+            sha256,
+            at,
+            platform: platform::detect(),
+        },
+    );
+    let out = runner::output::OutputDir::prepare(
+        &args.output,
+        false,
+        runner::output::Written {
+            runs: 0,
+            warmups: 0,
+            steps: Vec::new(),
+        },
+    )?;
+    let summary_path = out.summary_path(at);
+    crate::receipt::write::json_atomic(&summary_path, &summary)
+        .and_then(|()| crate::receipt::write::json_atomic(&args.output.join("perf.json"), &summary))
+        .map_err(|e| runner::receipt_error(&e, &args.output))?;
+    out.finish();
+    if args.json {
+        print_json(&summary)?;
+    } else {
+        let mut text = report::table::render(&summary);
+        for w in &summary.warnings {
+            text.push_str(&format!("warning: {w}\n"));
+        }
+        text.push_str(&format!(
+            "imported {} benchmark(s) from {}\nreceipts: {} (and perf.json)\n",
+            summary.steps.len(),
+            path.display(),
+            summary_path.display()
+        ));
+        emit(text.as_bytes())?;
     }
     Ok(ExitKind::Ok)
 }

@@ -14,6 +14,7 @@ pub mod entrypoint;
 pub mod error;
 pub mod event;
 pub mod format;
+pub mod import;
 pub mod measure;
 pub mod pipeline;
 #[cfg(test)]

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::docker::{ContainerSummary, DaemonInfo};
 use crate::measure::ResourceSummary;
 use crate::stats::Stats;
+use crate::stats::compare::Direction;
 
 /// Bumped on any incompatible change to the receipts. Version 2: typed warnings, every
 /// sample in each stats object, a failing step's output tail in its run record.
@@ -96,6 +97,8 @@ pub enum WarningCode {
     Hook,
     /// The remaining runs were not run after a failure.
     StoppedEarly,
+    /// About results imported from another tool: what its output could not say.
+    Import,
     /// Anything else, and every warning of a version 1 receipt.
     #[serde(other)]
     Other,
@@ -255,13 +258,60 @@ pub struct CgroupRecord {
     pub io_write_bytes: Option<u64>,
 }
 
-/// A custom metric from a `::bench:: metric` line.
+/// A custom metric from a `::bench:: metric` line, or imported from another tool's
+/// output (a step's `import`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub struct Metric {
     pub name: String,
     pub value: f64,
     pub unit: Option<String>,
+    /// Which way it gets better, when the tool said (imported metrics); absent: from the
+    /// unit (rates higher, everything else lower).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<Direction>,
+    /// Where an imported metric came from; absent for `::bench::` lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+}
+
+/// Where an imported measure came from (`benchmark import`, a step's `import`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Origin {
+    /// `criterion`, `go-bench`, `hyperfine` or `libtest`.
+    pub tool: String,
+    /// The tool's version, when its output says.
+    pub version: Option<String>,
+    /// The file read (for criterion, the benchmark's directory); `stdout` for a step's
+    /// output.
+    pub file: String,
+    /// The benchmark's name as the tool wrote it (ids keep only `[A-Za-z0-9_-]`).
+    pub benchmark: String,
+    /// The unit as the tool wrote it (`ns/op`), where the receipt's differs (`ns`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// What the tool recorded next to the result: go's configuration lines (`goos`,
+    /// `cpu`, …), hyperfine's `parameters`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub config: BTreeMap<String, String>,
+    /// hyperfine: each run's exit code (with `--ignore-failure`, non-zero codes' times
+    /// are in the statistics, as hyperfine keeps them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exit_codes: Vec<i32>,
+}
+
+/// An estimate as the tool computed it (criterion's bootstrap, libtest's range), in the
+/// unit of its measure; criterion's `change` estimates are fractions (`-0.05` is 5% less).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Estimate {
+    pub point: f64,
+    pub ci_low: Option<f64>,
+    pub ci_high: Option<f64>,
+    /// The interval's confidence level (`0.95`).
+    pub confidence_level: Option<f64>,
+    pub standard_error: Option<f64>,
 }
 
 /// A phase from `::bench:: phase` lines: it lasts until the next phase or the step's end.
@@ -393,7 +443,9 @@ pub struct StepSummary {
     pub id: String,
     pub name: String,
     pub parent: Option<String>,
-    /// Runs in which the step failed or timed out (their samples are not in the stats).
+    /// Runs in which the step failed or timed out (their samples are not in the stats;
+    /// for an imported hyperfine command, runs with a non-zero exit code, whose times
+    /// hyperfine kept: see `origin.exit_codes`).
     pub failures: u32,
     pub wall_ms: Option<Stats>,
     pub cpu_user_ms: Option<Stats>,
@@ -415,6 +467,9 @@ pub struct StepSummary {
     pub phases: Vec<PhaseSummary>,
     /// Run numbers whose wall time is an outlier (modified z-score > 3.5).
     pub outlier_runs: Vec<u32>,
+    /// Where an imported step came from (`benchmark import`: one step per benchmark).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
@@ -452,6 +507,38 @@ pub struct PhaseSummary {
 pub struct MetricSummary {
     pub unit: Option<String>,
     pub stats: Stats,
+    /// Which way it gets better, when its origin said; absent: from the unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<Direction>,
+    /// Where an imported metric came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+    /// The tool's own estimates (criterion: `mean`, `median`, `std_dev`,
+    /// `median_abs_dev`, `slope`; libtest: `median`, `range`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub estimates: BTreeMap<String, Estimate>,
+    /// criterion's change estimates against its previous run (`change/estimates.json`),
+    /// as fractions.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub change: BTreeMap<String, Estimate>,
+    /// What to know when reading it (libtest's `±` is max − min, not a deviation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl MetricSummary {
+    /// A metric's summary with nothing known beyond its unit and samples.
+    pub fn new(unit: Option<String>, stats: Stats) -> Self {
+        Self {
+            unit,
+            stats,
+            direction: None,
+            origin: None,
+            estimates: BTreeMap::new(),
+            change: BTreeMap::new(),
+            note: None,
+        }
+    }
 }
 
 /// Which receipt's schema to print.

@@ -192,16 +192,14 @@ mod tests {
             containers: None,
             metrics: [(
                 "throughput".to_owned(),
-                MetricSummary {
-                    unit: Some("MiB/s".into()),
-                    stats: summarize(&[200.0, 210.0]).unwrap(),
-                },
+                MetricSummary::new(Some("MiB/s".into()), summarize(&[200.0, 210.0]).unwrap()),
             )]
             .into_iter()
             .filter(|_| parent.is_none() && failures == 0)
             .collect(),
             phases: Default::default(),
             outlier_runs: vec![],
+            origin: None,
         }
     }
 

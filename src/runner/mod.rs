@@ -754,6 +754,13 @@ impl Ctx<'_> {
     ) -> Result<StepRun> {
         let log_rel = format!("logs/{dir_name}/{}.log", step.id);
         let mut sink = StepSink::new(Some(self.opts.output.join(&log_rel)));
+        if step
+            .import
+            .as_ref()
+            .is_some_and(|i| i.path.is_none() && i.kind != crate::import::Kind::Criterion)
+        {
+            sink = sink.keeping_stdout();
+        }
         let mut spec = self.spec(run, &step.env, min_timeout(step.timeout, deadline));
         let control = match self.control() {
             Ok(control) => control,
@@ -780,11 +787,30 @@ impl Ctx<'_> {
             _ => Default::default(),
         };
         sink.finish(Instant::now());
-        let status = record::status(&outcome, &step.expect_exit);
+        let mut status = record::status(&outcome, &step.expect_exit);
+        // The step's `import`: the tool's results become its metrics. Output that does not
+        // read fails the step: its gates would otherwise quietly go unmeasured.
+        let mut imported = Vec::new();
+        let mut import_errors = Vec::new();
+        let mut tail = sink.heard.tail.clone();
+        if let (Some(imp), Status::Ok) = (&step.import, status) {
+            match self.import(step, imp, &sink) {
+                Ok((metrics, warnings)) => {
+                    imported = metrics;
+                    import_errors.extend(warnings.into_iter().map(|w| (Code::Import, w)));
+                }
+                Err(e) => {
+                    status = Status::Failed;
+                    tail.extend(e.lines().map(str::to_owned));
+                    import_errors.push((Code::StepFailed, e));
+                }
+            }
+        }
         let mut rec = record::step_record(
             &step.id, &step.name, None, &outcome, status, &resources, &sink,
         );
         rec.log = sink.has_log().then_some(log_rel);
+        rec.metrics.extend(imported);
         if self.method.is_none() {
             self.method = Some(outcome.method.clone());
         }
@@ -795,6 +821,7 @@ impl Ctx<'_> {
             .cloned()
             .chain(sink.heard.dropped())
             .map(|e| (Code::ControlLine, e))
+            .chain(import_errors)
             .collect();
         if status == Status::TimedOut {
             errors.push((
@@ -805,13 +832,61 @@ impl Ctx<'_> {
                 ),
             ));
         }
-        let tail = sink.heard.tail.clone();
         Ok(StepRun {
             record: with_tail(rec, &tail),
             tail,
             leftovers: outcome.leftovers,
             errors,
         })
+    }
+
+    /// A step's `import`: its metrics and warnings, or why its output did not read.
+    fn import(
+        &self,
+        step: &Step,
+        imp: &crate::suite::StepImport,
+        sink: &StepSink,
+    ) -> Result<(Vec<receipt::Metric>, Vec<String>), String> {
+        let kind = imp.kind;
+        let dir = &self.plan.suite.working_dir;
+        let result = match &imp.path {
+            Some(p) => crate::import::read(kind, &dir.join(p)),
+            // Where the step's criterion wrote: its `$CRITERION_HOME`, as the step saw it.
+            None if kind == crate::import::Kind::Criterion => {
+                let home = step
+                    .env
+                    .get("CRITERION_HOME")
+                    .or_else(|| self.plan.suite.env.get("CRITERION_HOME"))
+                    .cloned()
+                    .or_else(|| std::env::var("CRITERION_HOME").ok())
+                    .filter(|h| !h.is_empty())
+                    .unwrap_or_else(|| "target/criterion".to_owned());
+                crate::import::read(kind, &dir.join(home))
+            }
+            None => {
+                let (bytes, dropped) = sink.stdout();
+                if dropped > 0 {
+                    return Err(format!(
+                        "import ({kind}): stdout is larger than {} MiB ({dropped} bytes more); \
+                         write the results to a file and give `import.path`",
+                        record::MAX_STDOUT_COPY >> 20
+                    ));
+                }
+                crate::import::parse(kind, &String::from_utf8_lossy(bytes), "stdout")
+            }
+        };
+        let imported = result.map_err(|e| format!("import ({kind}): {e}"))?;
+        let mut metrics = crate::import::metrics(&imported);
+        let mut warnings = imported.warnings;
+        if metrics.len() > record::MAX_KEPT {
+            warnings.push(format!(
+                "import ({kind}): {} values past the first {} were ignored",
+                metrics.len() - record::MAX_KEPT,
+                record::MAX_KEPT
+            ));
+            metrics.truncate(record::MAX_KEPT);
+        }
+        Ok((metrics, warnings))
     }
 
     /// `OUT/logs/NAME`, the run's `$BENCHMARK_RUN_DIR`: the empty directory of the run

@@ -23,7 +23,14 @@ pub(crate) struct StepSink {
     control: LineSplitter,
     tail: Tail,
     pub heard: Heard,
+    /// The step's stdout as it came, for a step whose `import` reads it.
+    stdout_copy: Option<Vec<u8>>,
+    /// Bytes of stdout past [`MAX_STDOUT_COPY`], not kept.
+    stdout_dropped: u64,
 }
+
+/// Most stdout kept for a step's `import`: far more than any benchmark tool prints.
+pub(crate) const MAX_STDOUT_COPY: usize = 64 << 20;
 
 /// What a step's output lines said. Bounded however much a step prints: past
 /// [`MAX_KEPT`] entries of a kind, lines are only counted.
@@ -56,7 +63,13 @@ impl Heard {
             None => {}
             Some(Ok(Control::Metric { name, value, unit })) => {
                 if self.metrics.len() < MAX_KEPT {
-                    self.metrics.push(Metric { name, value, unit });
+                    self.metrics.push(Metric {
+                        name,
+                        value,
+                        unit,
+                        direction: None,
+                        origin: None,
+                    });
                 } else {
                     self.dropped_metrics += 1;
                 }
@@ -159,6 +172,20 @@ impl StepSink {
         }
     }
 
+    /// Keep a copy of stdout for the step's `import`.
+    pub fn keeping_stdout(mut self) -> Self {
+        self.stdout_copy = Some(Vec::new());
+        self
+    }
+
+    /// The stdout kept, and how many bytes past the cap were not.
+    pub fn stdout(&self) -> (&[u8], u64) {
+        (
+            self.stdout_copy.as_deref().unwrap_or_default(),
+            self.stdout_dropped,
+        )
+    }
+
     /// Whether the step wrote anything, so that its log exists.
     pub fn has_log(&self) -> bool {
         self.log.is_some()
@@ -190,6 +217,11 @@ impl OutputSink for StepSink {
         let heard = &mut self.heard;
         match stream {
             Stream::Stdout => {
+                if let Some(copy) = &mut self.stdout_copy {
+                    let room = MAX_STDOUT_COPY.saturating_sub(copy.len()).min(data.len());
+                    copy.extend_from_slice(&data[..room]);
+                    self.stdout_dropped += (data.len() - room) as u64;
+                }
                 self.tail.push(data);
                 self.stdout.feed(data, at, |l, at| heard.line(l, at));
             }

@@ -133,6 +133,18 @@ pub struct Step {
     pub allow_failure: bool,
     /// Empty: every mode.
     pub modes: Vec<String>,
+    /// Another tool's results read after the step, as its metrics.
+    pub import: Option<StepImport>,
+}
+
+/// A step's `import`: whose results, and where the step left them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepImport {
+    pub kind: crate::import::Kind,
+    /// A file or directory the step wrote, relative to the working directory; `None`:
+    /// the step's stdout (criterion, which never prints its results: the step's
+    /// `$CRITERION_HOME`, else `target/criterion`).
+    pub path: Option<PathBuf>,
 }
 
 /// What one invocation runs: the suite with the command line's choices applied.
@@ -456,7 +468,12 @@ pub fn parse(text: &str, path: Option<&Path>, dir: &Path) -> Result<Suite, Suite
                 codes
             }
         };
+        let import = match st.import {
+            None => None,
+            Some(imp) => Some(step_import(imp, &id, &kind).map_err(|(span, m, h)| at(span, m, h))?),
+        };
         steps.push(Step {
+            import,
             name: st.name.unwrap_or_else(|| id.clone()),
             id,
             kind,
@@ -763,6 +780,56 @@ impl FloorCharBoundary for str {
         }
         i
     }
+}
+
+/// A step's `import`, checked: a known kind, a path where one is needed, a command step.
+fn step_import(
+    imp: Spanned<raw::RawImport>,
+    id: &str,
+    kind: &StepKind,
+) -> Result<StepImport, (std::ops::Range<usize>, String, Option<String>)> {
+    use crate::import::Kind;
+    let span = imp.span();
+    let imp = imp.into_inner();
+    let name = imp.kind.get_ref();
+    let Some(k) = Kind::from_name(name) else {
+        let names: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+        let close = names
+            .iter()
+            .map(|c| (strsim::jaro_winkler(name, c), *c))
+            .filter(|(score, _)| *score > 0.8)
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        return Err((
+            imp.kind.span(),
+            format!("unknown import kind `{name}` in step `{id}`"),
+            Some(match close {
+                Some((_, c)) => format!("did you mean `{c}`?"),
+                None => format!(
+                    "the kinds are {}",
+                    list(&names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
+                ),
+            }),
+        ));
+    };
+    if !matches!(kind, StepKind::Shell { .. }) {
+        return Err((
+            span,
+            format!("container probe `{id}` cannot `import`: it has no output to read"),
+            Some("import in a step that runs the tool (`run = \"go test -bench .\"`)".to_owned()),
+        ));
+    }
+    let path = match imp.path {
+        Some(p) if p.get_ref().trim().is_empty() => {
+            return Err((
+                p.span(),
+                format!("`import.path` of step `{id}` is empty"),
+                Some("name the file or directory the step writes, or leave `path` out to read its stdout".to_owned()),
+            ));
+        }
+        Some(p) => Some(PathBuf::from(p.into_inner())),
+        None => None,
+    };
+    Ok(StepImport { kind: k, path })
 }
 
 /// Turn toml/serde's message into ours, with a suggestion for misspelt keys.

@@ -121,6 +121,16 @@ pub(crate) struct RawStep {
     pub expect_exit: Option<Spanned<ExpectExit>>,
     pub modes: Option<Vec<Spanned<String>>>,
     pub allow_failure: Option<bool>,
+    /// Another tool's results as the step's metrics: `{ kind = "go-bench" }` (its stdout)
+    /// or `{ kind = "criterion", path = "target/criterion" }` (a path it wrote).
+    pub import: Option<Spanned<RawImport>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawImport {
+    pub kind: Spanned<String>,
+    pub path: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

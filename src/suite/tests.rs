@@ -265,3 +265,60 @@ fn a_taken_id_gets_the_first_free_suffix() {
     assert_eq!(unique_id("a_b", is_taken), "a_b-4");
     assert_eq!(unique_id("Build", is_taken), "Build-2");
 }
+
+#[test]
+fn a_steps_import_reads_stdout_or_a_path() {
+    use crate::import::Kind;
+    let s = parse_str(
+        "[[step]]\nid = \"go\"\nrun = \"go test -bench .\"\nimport = { kind = \"go-bench\" }\n\
+         [[step]]\nid = \"c\"\nrun = \"cargo bench\"\nimport = { kind = \"criterion\" }\n\
+         [[step]]\nid = \"h\"\nrun = \"hyperfine --export-json h.json true\"\n\
+         import = { kind = \"hyperfine\", path = \"h.json\" }\n",
+    )
+    .unwrap();
+    let imports: Vec<_> = s.steps.iter().map(|s| s.import.clone().unwrap()).collect();
+    assert_eq!(
+        (imports[0].kind, imports[0].path.as_deref()),
+        (Kind::GoBench, None)
+    );
+    assert_eq!(
+        (imports[1].kind, imports[1].path.as_deref()),
+        (Kind::Criterion, None),
+        "criterion never prints its results: its tree, found when the step has run"
+    );
+    assert_eq!(imports[2].path.as_deref(), Some(Path::new("h.json")));
+}
+
+#[test]
+fn a_bad_import_is_located_with_a_suggestion() {
+    let step = |imp: &str| format!("[[step]]\nid = \"a\"\nrun = \"true\"\nimport = {imp}\n");
+    let e = err(&step("{ kind = \"gobench\" }"));
+    assert!(
+        e.starts_with("suite.toml:4:19: unknown import kind `gobench` in step `a`"),
+        "{e}"
+    );
+    assert!(e.contains("did you mean `go-bench`?"), "{e}");
+    let e = err(&step("{ kind = \"jmh\" }"));
+    assert!(
+        e.contains("the kinds are `criterion`, `go-bench`, `hyperfine`, `libtest`"),
+        "{e}"
+    );
+    let e = err(&step("{ kind = \"libtest\", file = \"x\" }"));
+    assert!(e.starts_with("suite.toml:4:"), "{e}");
+    assert!(e.contains("unknown key `file`"), "{e}");
+    let e = err(&step("{ path = \"x\" }"));
+    assert!(e.contains("missing key `kind`"), "{e}");
+    let e = err(&step("{ kind = \"hyperfine\", path = \" \" }"));
+    assert!(
+        e.starts_with("suite.toml:4:39: `import.path` of step `a` is empty"),
+        "{e}"
+    );
+    let e = err(
+        "[[step]]\nid = \"p\"\nprobe = \"container\"\nimage = \"busybox\"\n\
+         import = { kind = \"go-bench\" }\n",
+    );
+    assert!(
+        e.contains("container probe `p` cannot `import`: it has no output to read"),
+        "{e}"
+    );
+}

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use crate::receipt::{
-    ContainerStats, MetricSummary, PhaseSummary, ResourceStats, RunReceipt, Status, StepRecord,
-    StepSummary, Warning, WarningCode,
+    ContainerStats, Metric, MetricSummary, PhaseSummary, ResourceStats, RunReceipt, Status,
+    StepRecord, StepSummary, Warning, WarningCode,
 };
 use crate::stats::{self, Stats};
 use crate::verdict::quantity::Unit;
@@ -88,10 +88,13 @@ fn summarize_step(records: &[(u32, &StepRecord)]) -> (StepSummary, Vec<Warning>)
 
     // Every value of a metric with the run it came from and the unit it was written in.
     let mut metric_values: BTreeMap<&str, Vec<Reported<'_>>> = BTreeMap::new();
+    // An imported metric's direction and origin, from its first value.
+    let mut metric_first: BTreeMap<&str, &Metric> = BTreeMap::new();
     // Phases keep the order they first appeared in: (name, starts, durations).
     let mut phase_values: Vec<(&str, Vec<f64>, Vec<f64>)> = Vec::new();
     for (run, s) in &ok {
         for m in &s.metrics {
+            metric_first.entry(&m.name).or_insert(m);
             metric_values
                 .entry(&m.name)
                 .or_default()
@@ -121,11 +124,17 @@ fn summarize_step(records: &[(u32, &StepRecord)]) -> (StepSummary, Vec<Warning>)
                     r.warning(&first.id, name, unit),
                 )
             }));
+            let first = metric_first.get(name);
             Some((
                 name.to_owned(),
                 MetricSummary {
                     unit: unit.map(str::to_owned),
                     stats: stats::summarize(&v)?,
+                    direction: first.and_then(|m| m.direction),
+                    origin: first.and_then(|m| m.origin.clone()),
+                    estimates: BTreeMap::new(),
+                    change: BTreeMap::new(),
+                    note: None,
                 },
             ))
         })
@@ -188,6 +197,7 @@ fn summarize_step(records: &[(u32, &StepRecord)]) -> (StepSummary, Vec<Warning>)
             })
             .collect(),
         outlier_runs,
+        origin: None,
     };
     (summary, warnings)
 }
@@ -268,7 +278,7 @@ fn in_first_unit<'a>(values: &[Reported<'a>]) -> (Option<&'a str>, Vec<f64>, Vec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::receipt::{Metric, Phase, SCHEMA_VERSION};
+    use crate::receipt::{Phase, SCHEMA_VERSION};
 
     fn step(id: &str, wall: f64, status: Status) -> StepRecord {
         StepRecord {
@@ -292,6 +302,8 @@ mod tests {
                 name: "ops".into(),
                 value: wall * 10.0,
                 unit: Some("op/s".into()),
+                direction: None,
+                origin: None,
             }],
             phases: vec![Phase {
                 name: "p".into(),
@@ -408,6 +420,8 @@ mod tests {
             name: "lat".into(),
             value,
             unit: unit.map(str::to_owned),
+            direction: None,
+            origin: None,
         }];
         run(n, vec![s])
     }

@@ -11,6 +11,7 @@ mod entrypoint;
 mod errors;
 mod fake_docker;
 mod gates;
+mod import;
 mod info;
 mod invalid;
 // Reads /proc and cgroup mounts: Linux only.

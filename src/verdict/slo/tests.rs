@@ -140,10 +140,10 @@ fn summary(wall: &[f64], metric: Option<(&str, &[f64])>) -> Summary {
     if let Some((unit, v)) = metric {
         s.steps[0].metrics.insert(
             "speed".into(),
-            crate::receipt::MetricSummary {
-                unit: Some(unit.into()),
-                stats: crate::stats::summarize(v).unwrap(),
-            },
+            crate::receipt::MetricSummary::new(
+                Some(unit.into()),
+                crate::stats::summarize(v).unwrap(),
+            ),
         );
     }
     s
