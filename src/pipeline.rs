@@ -65,17 +65,10 @@ pub fn run(
 /// The published exit code of a summary (DESIGN.md): interrupted 130, a failed step 3,
 /// a failed gate of severity `fail` 1 (when gates are enforced), else 0.
 pub fn exit_kind(summary: &Summary, enforce_gates: bool) -> ExitKind {
-    use crate::verdict::slo::{GateStatus, Severity};
     match summary.status {
         Status::Interrupted => ExitKind::Interrupted,
         Status::Failed | Status::TimedOut => ExitKind::StepFailed,
-        Status::Ok
-            if enforce_gates
-                && summary
-                    .slos
-                    .iter()
-                    .any(|g| g.status == GateStatus::Fail && g.severity == Severity::Fail) =>
-        {
+        Status::Ok if enforce_gates && summary.slos.iter().any(|g| g.fails_the_run()) => {
             ExitKind::GateFailed
         }
         Status::Ok => ExitKind::Ok,

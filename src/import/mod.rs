@@ -497,11 +497,7 @@ pub fn summary(imported: &Imported, ctx: Context) -> Summary {
     let p = ctx.platform;
     Summary {
         schema_version: receipt::SCHEMA_VERSION,
-        tool: Tool {
-            name: "benchmark".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            revision: option_env!("BENCHMARK_REVISION").map(str::to_owned),
-        },
+        tool: Tool::this(),
         suite: SuiteInfo {
             name: format!("import-{kind}"),
             description: Some(format!("{kind} results imported from {}", ctx.path)),

@@ -358,6 +358,17 @@ pub struct Tool {
     pub revision: Option<String>,
 }
 
+impl Tool {
+    /// This build of `benchmark`.
+    pub fn this() -> Self {
+        Tool {
+            name: "benchmark".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            revision: option_env!("BENCHMARK_REVISION").map(str::to_owned),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub struct SuiteInfo {

@@ -46,10 +46,7 @@ pub fn render(gates: &[GateResult]) -> String {
         );
         t.add_row([g.name.clone(), target, current, status(g).to_owned()]);
     }
-    let failed = gates
-        .iter()
-        .filter(|g| g.status == GateStatus::Fail && g.severity == Severity::Fail)
-        .count();
+    let failed = gates.iter().filter(|g| g.fails_the_run()).count();
     s.push_str(&format!("{t}\n"));
     if failed > 0 {
         s.push_str(&format!("{failed} gate(s) failed\n"));

@@ -364,11 +364,7 @@ pub fn render(receipts: &[super::Receipt]) -> String {
     let receipts = &sorted[..];
     let r = *receipts.last().expect("at least one receipt");
     let s = &r.summary;
-    let failed_gates = s
-        .slos
-        .iter()
-        .filter(|g| g.status == GateStatus::Fail && g.severity == Severity::Fail)
-        .count();
+    let failed_gates = s.slos.iter().filter(|g| g.fails_the_run()).count();
     let passed_gates = s
         .slos
         .iter()

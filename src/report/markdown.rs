@@ -102,11 +102,7 @@ fn step_row(s: &StepSummary) -> Vec<String> {
 /// The whole step summary of one receipt.
 pub fn render(r: &super::Receipt) -> String {
     let s = &r.summary;
-    let failed_gates = s
-        .slos
-        .iter()
-        .filter(|g| g.status == GateStatus::Fail && g.severity == Severity::Fail)
-        .count();
+    let failed_gates = s.slos.iter().filter(|g| g.fails_the_run()).count();
     let failed_steps = s.steps.iter().filter(|st| st.failures > 0).count();
     let verdict = match s.status {
         crate::receipt::Status::Ok if failed_gates == 0 => "✅ ok".to_owned(),

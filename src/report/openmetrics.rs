@@ -176,10 +176,7 @@ pub fn render(s: &crate::receipt::Summary) -> String {
     }
     let mut runs = Family::new("benchmark_runs", "gauge", None, "Measured runs completed.");
     runs.gauge(&[("suite", suite)], f64::from(s.runs));
-    let failed_gate = s
-        .slos
-        .iter()
-        .any(|g| g.status == GateStatus::Fail && g.severity == Severity::Fail);
+    let failed_gate = s.slos.iter().any(|g| g.fails_the_run());
     let mut success = Family::new(
         "benchmark_success",
         "gauge",

@@ -75,11 +75,7 @@ pub fn assemble(plan: &Plan, inv: &Invocation, runs: Runs) -> Summary {
     let platform = runs.platform;
     Summary {
         schema_version: receipt::SCHEMA_VERSION,
-        tool: Tool {
-            name: "benchmark".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            revision: option_env!("BENCHMARK_REVISION").map(str::to_owned),
-        },
+        tool: Tool::this(),
         suite: SuiteInfo {
             name: suite.name.clone(),
             description: suite.description.clone(),

@@ -536,6 +536,11 @@ pub struct GateResult {
 }
 
 impl GateResult {
+    /// A gate that failed and fails the run (not `severity = "warn"`): exit 1.
+    pub fn fails_the_run(&self) -> bool {
+        self.status == GateStatus::Fail && self.severity == Severity::Fail
+    }
+
     /// `DISPLAY: 205.0 MiB/s (SLO 80 MiB/s, +156.2%)`.
     pub fn line(&self) -> String {
         let unit = self.unit.as_deref().unwrap_or("");
