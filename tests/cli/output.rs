@@ -80,6 +80,27 @@ fn the_default_output_directory_is_left_empty_of_old_runs() {
     assert_eq!(names(&b.path("bench-out/logs"), ""), ["run_1"]);
 }
 
+/// A run that leaves its directory empty hands it on to the next run, renamed (no new
+/// directory a run); one with something in it stays. Every step saw a directory that was
+/// there and its own run's name.
+#[test]
+fn an_empty_run_directory_is_handed_on_and_a_used_one_stays() {
+    let run = r#"
+case "$BENCHMARK_RUN_DIR" in */logs/run_"$BENCHMARK_RUN_NUMBER"|*/logs/warmup_1) ;; *) exit 9 ;; esac
+test -d "$BENCHMARK_RUN_DIR" || exit 8
+if [ "$BENCHMARK_RUN_NUMBER" = 2 ]; then echo kept > "$BENCHMARK_RUN_DIR/artifact"; fi
+"#;
+    let b = bench().suite(&format!(
+        "[suite]\nruns = 4\nwarmup = 1\n{QUIET}[[step]]\nid = \"a\"\nrun = '''{run}'''\n"
+    ));
+    b.run_args(&["run", "-q"]).code(0);
+    assert_eq!(names(&b.path("bench-out/logs"), ""), ["run_2", "run_4"]);
+    assert_eq!(
+        fs::read_to_string(b.path("bench-out/logs/run_2/artifact")).unwrap(),
+        "kept\n"
+    );
+}
+
 #[test]
 fn a_receipt_name_taken_by_someone_elses_file_is_refused() {
     let b = bench()
