@@ -2,7 +2,8 @@
 //! real consumers of each format: `promtool check metrics` (Debian `prometheus`), the
 //! Prometheus Python client's OpenMetrics parser (Debian `python3-prometheus-client`),
 //! `xmllint --schema` against the Jenkins JUnit schema (Debian `libxml2-utils`), headless
-//! Chromium (Debian `chromium`). A missing tool fails its test, naming the package: CI
+//! Chromium (Debian `chromium`); and the receipts themselves by `check-jsonschema` (PyPI)
+//! against the published schemas. A missing tool fails its test, naming the package: CI
 //! installs them (.ci/run).
 
 use std::path::{Path, PathBuf};
@@ -363,4 +364,66 @@ fn compare_renders_through_the_same_formats() {
     ])
     .code(0);
     assert!(read(&b.path("compare.xml")).contains("<testcase name=\"build wall\""));
+}
+
+/// The receipts — of a run (summary, perf.json, run_N.json) and of an import — against
+/// the published schemas (`benchmark schema summary|run`), by `check-jsonschema` (PyPI),
+/// an independent validator.
+#[test]
+#[ignore = "needs check-jsonschema (PyPI); cargo xtask ci runs it"]
+fn receipts_pass_check_jsonschema() {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("check-jsonschema"))
+            .find(|p| p.is_file())
+    });
+    let validator = found.unwrap_or_else(|| {
+        panic!(
+            "`check-jsonschema` is not installed: `pip install check-jsonschema`, as .ci/run does"
+        )
+    });
+    let b = bench().suite(SUITE);
+    measured(&b, "out");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/import/hyperfine/basic.json")
+        .display()
+        .to_string();
+    b.run_args(&["import", "hyperfine", &fixture, "-o", "imported"])
+        .code(0);
+    for kind in ["summary", "run"] {
+        let schema = b.run_args(&["schema", kind]).code(0).stdout();
+        std::fs::write(b.path(&format!("{kind}.schema.json")), schema).unwrap();
+    }
+    let summaries: Vec<PathBuf> = std::fs::read_dir(b.path("out"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("summary_"))
+        })
+        .collect();
+    assert_eq!(summaries.len(), 1, "{summaries:?}");
+    for (schema, receipt) in [
+        ("summary", b.path("out/perf.json")),
+        ("summary", summaries[0].clone()),
+        ("summary", b.path("imported/perf.json")),
+        ("run", b.path("out/run_1.json")),
+        ("run", b.path("out/run_3.json")),
+    ] {
+        let out = Command::new(&validator)
+            .arg("--schemafile")
+            .arg(b.path(&format!("{schema}.schema.json")))
+            .arg(&receipt)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}{}",
+            receipt.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
