@@ -657,10 +657,18 @@ fn no_step_cgroup_directories_remain() {
     let _g = TEST_LOCK.write().unwrap_or_else(|e| e.into_inner());
     let probe = cgroup::probe();
     for isolate in [true, false] {
-        let mut spec = sh(&format!("{} & echo $$", setsid("exec sleep 300")));
+        // The step waits until its daemon has surely left execve: without a cgroup a
+        // process inside execve has no readable environment to be found by (a known
+        // limit, see `tree`), and this test is about the cgroup directories.
+        let mut spec = sh(&format!(
+            "{} & sleep 0.2; echo $$",
+            setsid("exec sleep 300")
+        ));
         spec.isolate = isolate;
         let (o, _) = run(&spec);
-        o.leftovers.expect("a leftover").kill();
+        o.leftovers
+            .unwrap_or_else(|| panic!("a leftover (isolate {isolate})"))
+            .kill();
         let mut spec = sh("sleep 300");
         spec.timeout = Some(Duration::from_millis(50));
         let (o, _) = run(&spec);
