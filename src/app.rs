@@ -45,6 +45,9 @@ enum Command {
     /// Turn another tool's results (criterion, go test -bench, hyperfine, libtest) into a
     /// summary receipt (perf.json) that gates, compare and reports read like a run's.
     Import(ImportArgs),
+    /// Pool the receipts of several invocations of one suite (output directories or
+    /// perf.json, with their run_N.json) into one: every run, summarised again.
+    Merge(MergeArgs),
     /// Measure this machine's noise: run the suite several times (A/A), compare every pair
     /// of rounds, and write calibration.json for `compare --calibration`.
     Calibrate(CalibrateArgs),
@@ -205,6 +208,23 @@ struct ImportArgs {
 }
 
 #[derive(Debug, Args)]
+struct MergeArgs {
+    /// The receipts or output directories of one suite's invocations, in order; their
+    /// run receipts (run_N.json) must be beside them.
+    #[arg(required = true, num_args = 2..)]
+    receipts: Vec<PathBuf>,
+    /// Where the pooled receipts go (summary, perf.json and the runs renumbered).
+    #[arg(long, short)]
+    output: PathBuf,
+    /// Pool runs measured on different machines or builds (each difference is a warning).
+    #[arg(long)]
+    allow_env_diff: bool,
+    /// Print the summary receipt as JSON on stdout instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
 struct CompareArgs {
     /// The reference receipt or output directory.
     base: PathBuf,
@@ -307,6 +327,7 @@ fn dispatch(command: Command) -> Result<ExitKind, Error> {
         Command::Compare(args) => compare(args),
         Command::Report(args) => render_report(args),
         Command::Import(args) => import(args),
+        Command::Merge(args) => merge(args),
         Command::Calibrate(args) => calibrate(args),
         Command::Entrypoint(args) => container(args),
         Command::Schema { kind } => {
@@ -831,6 +852,97 @@ fn step_summary(markdown: &[u8], file: Option<&Path>) -> Result<(), Error> {
         &rest_in,
     )
     .map_err(|e| anyhow::anyhow!(crate::error::chain(&e)).into())
+}
+
+/// `benchmark merge`: the receipts read with their runs, pooled, the suite's gates judged
+/// again on the pooled summary (when its file is still there, unchanged), the receipts
+/// written; the exit code as `run`'s.
+fn merge(args: MergeArgs) -> Result<ExitKind, Error> {
+    use crate::summary::merge::{self, Input};
+    let mut inputs = Vec::new();
+    for path in &args.receipts {
+        let summary = load_receipt(path, "RECEIPT")?;
+        let runs = crate::receipt::read::runs_beside(path, &summary);
+        inputs.push(Input {
+            source: path.display().to_string(),
+            summary,
+            runs,
+        });
+    }
+    let (mut summary, runs) =
+        merge::merge(inputs, args.allow_env_diff).map_err(|e| Error::Usage(e.to_string()))?;
+    let judged = match &summary.suite.file {
+        Some(file) => suite::load(Path::new(file))
+            .ok()
+            .filter(|s| s.source.sha256 == summary.suite.sha256),
+        None => Some(suite::baseline()).filter(|s| s.source.sha256 == summary.suite.sha256),
+    };
+    match judged {
+        Some(suite) => summary.slos = crate::verdict::slo::evaluate_all(&suite.gates, &summary),
+        None if !suite_had_gates(&args.receipts) => {}
+        None => summary.warnings.push(crate::receipt::Warning::new(
+            crate::receipt::WarningCode::Other,
+            format!(
+                "the gates were not judged again: the suite file {} is not here or has changed since the runs",
+                summary.suite.file.as_deref().unwrap_or("(built in)")
+            ),
+        )),
+    }
+    summary.reproduce = format!(
+        "benchmark merge {} --output {}",
+        args.receipts
+            .iter()
+            .map(|p| shell_quote(&p.display().to_string()))
+            .collect::<Vec<_>>()
+            .join(" "),
+        shell_quote(&args.output.display().to_string())
+    );
+    let out = runner::output::OutputDir::prepare(
+        &args.output,
+        false,
+        runner::output::Written {
+            runs: summary.runs,
+            warmups: 0,
+            steps: Vec::new(),
+        },
+    )?;
+    let mut batch = crate::receipt::write::Batch::new(std::time::Duration::from_secs(1));
+    for run in &runs {
+        batch
+            .json(&args.output.join(format!("run_{}.json", run.run)), run)
+            .map_err(|e| runner::receipt_error(&e, &args.output))?;
+    }
+    batch
+        .finish()
+        .map_err(|e| runner::receipt_error(&e, &args.output))?;
+    let summary_path = out.summary_path(std::time::SystemTime::now());
+    crate::receipt::write::json_atomic(&summary_path, &summary)
+        .and_then(|()| crate::receipt::write::json_atomic(&args.output.join("perf.json"), &summary))
+        .map_err(|e| runner::receipt_error(&e, &args.output))?;
+    out.finish();
+    if args.json {
+        print_json(&summary)?;
+    } else {
+        let mut text = report::table::render(&summary);
+        for w in &summary.warnings {
+            text.push_str(&format!("warning: {w}\n"));
+        }
+        text.push_str(&format!(
+            "merged {} run(s) of {} invocation(s)\nreceipts: {} (and perf.json)\n",
+            summary.runs,
+            args.receipts.len(),
+            summary_path.display()
+        ));
+        emit(text.as_bytes())?;
+    }
+    Ok(crate::pipeline::exit_kind(&summary, true))
+}
+
+/// Whether any of the receipts had gates judged.
+fn suite_had_gates(receipts: &[PathBuf]) -> bool {
+    receipts
+        .iter()
+        .any(|p| crate::receipt::read::summary(p).is_ok_and(|s| !s.slos.is_empty()))
 }
 
 fn calibrate(args: CalibrateArgs) -> Result<ExitKind, Error> {

@@ -3,6 +3,7 @@
 //! read every clock, file and variable this needs.
 
 pub mod aggregate;
+pub mod merge;
 
 use crate::format::iso;
 use crate::receipt::{

@@ -197,3 +197,65 @@ run = "sleep 0.01"
     .code(2)
     .stderr_has("not a calibration.json");
 }
+
+/// Interleaved invocations pooled per side with `benchmark merge`: every run of every
+/// invocation, renumbered, summarised again, the suite's gates judged again on the pool;
+/// then compared. Another suite is refused.
+#[test]
+fn merge_pools_interleaved_invocations_and_compare_reads_the_pools() {
+    let suite = |cmd: &str| {
+        format!(
+            "[suite]\nname = \"pool\"\nruns = 3\nwarmup = 0\n[monitor]\ndocker = \"off\"\n\
+             [[step]]\nid = \"s\"\nrun = \"{cmd}\"\n[[slo]]\nexpr = \"step.s.wall.max < 1s\"\n"
+        )
+    };
+    let b = bench()
+        .file("base.toml", &suite("sleep 0.01"))
+        .file("head.toml", &suite("sleep 0.03"));
+    for round in 1..=2 {
+        for side in ["base", "head"] {
+            b.run_args(&[
+                "run",
+                &format!("{side}.toml"),
+                "-q",
+                "-o",
+                &format!("{side}-{round}"),
+            ])
+            .code(0);
+        }
+    }
+    let done = b
+        .run_args(&["merge", "base-1", "base-2", "-o", "base", "--json"])
+        .code(0);
+    let merged: serde_json::Value = serde_json::from_str(&done.stdout()).unwrap();
+    assert_eq!(merged["runs"], 6);
+    let pooled = &merged["steps"][0]["wall_ms"];
+    assert_eq!(pooled["n"], 6);
+    assert_eq!(pooled["samples"].as_array().unwrap().len(), 6);
+    assert_eq!(
+        merged["slos"][0]["status"], "pass",
+        "the gate, judged on the pool"
+    );
+    for n in 1..=6 {
+        let run: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(b.path(&format!("base/run_{n}.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(run["run"], n);
+    }
+    b.run_args(&["merge", "head-1", "head-2", "-o", "head"])
+        .code(0);
+    let report: serde_json::Value = serde_json::from_str(
+        &b.run_args(&["compare", "base", "head", "--format", "json"])
+            .code(0)
+            .stdout(),
+    )
+    .unwrap();
+    let w = wall(&report);
+    assert_eq!(w["verdict"], "regressed", "{w:#}");
+    assert_eq!(w["new"]["n"], 6);
+    // Two suites do not pool.
+    b.run_args(&["merge", "base-1", "head-1", "-o", "mixed"])
+        .code(2)
+        .stderr_has("only runs of one suite file pool");
+}
