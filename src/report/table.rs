@@ -31,8 +31,18 @@ fn opt(s: Option<&Stats>, f: impl Fn(&Stats) -> String) -> String {
     s.map_or_else(|| "—".to_owned(), f)
 }
 
-/// The per-step table: wall time statistics, CPU, peak memory, failures.
+/// The per-step table: wall time statistics, CPU, peak memory, failures; then the custom
+/// metrics and phases. Steps nothing timed (another tool's results, imported: only
+/// metrics) get no row of dashes: a receipt of only those shows its metrics alone.
 pub fn render(summary: &Summary) -> String {
+    if !summary.steps.is_empty()
+        && summary
+            .steps
+            .iter()
+            .all(|s| s.wall_ms.is_none() && s.failures == 0)
+    {
+        return metrics(summary);
+    }
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Disabled)
