@@ -8,6 +8,8 @@
 //! receipt's forms, with the statistics of [`crate::stats`].
 
 pub mod criterion;
+#[cfg(test)]
+mod fuzz;
 pub mod go_bench;
 pub mod hyperfine;
 pub mod libtest;
@@ -236,7 +238,36 @@ pub fn parse(kind: Kind, text: &str, file: &str) -> Result<Imported, ImportError
         }
     };
     assign_ids(&mut imported.benchmarks);
+    finite(&imported, file)?;
     Ok(imported)
+}
+
+/// Every figure of an import is a finite number: statistics of an infinity mean nothing,
+/// and JSON cannot carry one, so the receipt could not be written. A value the tool's
+/// output holds that overflows once converted (hyperfine's `1e308` seconds in ms) is
+/// refused here, for every kind at once.
+fn finite(imported: &Imported, file: &str) -> Result<(), ImportError> {
+    for b in &imported.benchmarks {
+        let figures = [
+            ("the wall times", &b.wall_ms),
+            ("the peak RSS", &b.peak_rss_bytes),
+        ]
+        .into_iter()
+        .chain(b.measures.iter().map(|m| (m.name.as_str(), &m.samples)));
+        for (what, values) in figures {
+            if let Some(v) = values.iter().find(|v| !v.is_finite()) {
+                return Err(ImportError::new(
+                    file,
+                    format!(
+                        "benchmark `{}`: {what} hold {v}, not a finite number (after conversion to the receipt's unit)",
+                        b.name
+                    ),
+                    "check the tool's output for a corrupted or overflowing value",
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Read `path` (a file, or criterion's directory) and parse it.
@@ -245,6 +276,7 @@ pub fn read(kind: Kind, path: &Path) -> Result<Imported, ImportError> {
     if kind == Kind::Criterion {
         let mut imported = criterion::read_tree(path)?;
         assign_ids(&mut imported.benchmarks);
+        finite(&imported, &file)?;
         return Ok(imported);
     }
     let bytes = std::fs::read(path).map_err(|e| {
@@ -701,6 +733,24 @@ pub(crate) mod tests {
             frames.origin.as_ref().unwrap().config["cpu"],
             "Intel(R) Xeon(R) Processor"
         );
+    }
+
+    #[test]
+    fn a_figure_that_overflows_is_refused_not_imported_as_infinity() {
+        // Found by the importers' fuzz target: hyperfine's 1e308 s is infinite in ms.
+        let json = r#"{"results": [{"command": "x", "times": [0.5, 1e308]}]}"#;
+        let e = parse(Kind::Hyperfine, json, "h.json")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("benchmark `x`: the wall times hold inf, not a finite number"),
+            "{e}"
+        );
+        // The go parser refuses it itself, at its line and column.
+        let e = parse(Kind::GoBench, "BenchmarkF 100 1e309 ns/op\n", "b.txt")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("b.txt:1:16: `1e309` is not a number"), "{e}");
     }
 
     #[test]
