@@ -813,26 +813,17 @@ fn import(args: ImportArgs) -> Result<ExitKind, Error> {
             steps: Vec::new(),
         },
     )?;
-    let summary_path = out.summary_path(at);
-    crate::receipt::write::json_atomic(&summary_path, &summary)
-        .and_then(|()| crate::receipt::write::json_atomic(&args.output.join("perf.json"), &summary))
-        .map_err(|e| runner::receipt_error(&e, &args.output))?;
-    out.finish();
-    if args.json {
-        print_json(&summary)?;
-    } else {
-        let mut text = report::table::render(&summary);
-        for w in &summary.warnings {
-            text.push_str(&format!("warning: {w}\n"));
-        }
-        text.push_str(&format!(
-            "imported {} benchmark(s) from {}\nreceipts: {} (and perf.json)\n",
+    let summary_path = crate::pipeline::write_summary(out, &args.output, &summary, at)?;
+    show_written(
+        &summary,
+        args.json,
+        &format!(
+            "imported {} benchmark(s) from {}",
             summary.steps.len(),
-            path.display(),
-            summary_path.display()
-        ));
-        emit(text.as_bytes())?;
-    }
+            path.display()
+        ),
+        &summary_path,
+    )?;
     Ok(ExitKind::Ok)
 }
 
@@ -869,6 +860,7 @@ fn merge(args: MergeArgs) -> Result<ExitKind, Error> {
             runs,
         });
     }
+    let had_gates = inputs.iter().any(|i| !i.summary.slos.is_empty());
     let (mut summary, runs) =
         merge::merge(inputs, args.allow_env_diff).map_err(|e| Error::Usage(e.to_string()))?;
     let judged = match &summary.suite.file {
@@ -879,7 +871,7 @@ fn merge(args: MergeArgs) -> Result<ExitKind, Error> {
     };
     match judged {
         Some(suite) => summary.slos = crate::verdict::slo::evaluate_all(&suite.gates, &summary),
-        None if !suite_had_gates(&args.receipts) => {}
+        None if !had_gates => {}
         None => summary.warnings.push(crate::receipt::Warning::new(
             crate::receipt::WarningCode::Other,
             format!(
@@ -915,34 +907,41 @@ fn merge(args: MergeArgs) -> Result<ExitKind, Error> {
     batch
         .finish()
         .map_err(|e| runner::receipt_error(&e, &args.output))?;
-    let summary_path = out.summary_path(std::time::SystemTime::now());
-    crate::receipt::write::json_atomic(&summary_path, &summary)
-        .and_then(|()| crate::receipt::write::json_atomic(&args.output.join("perf.json"), &summary))
-        .map_err(|e| runner::receipt_error(&e, &args.output))?;
-    out.finish();
-    if args.json {
-        print_json(&summary)?;
-    } else {
-        let mut text = report::table::render(&summary);
-        for w in &summary.warnings {
-            text.push_str(&format!("warning: {w}\n"));
-        }
-        text.push_str(&format!(
-            "merged {} run(s) of {} invocation(s)\nreceipts: {} (and perf.json)\n",
+    let summary_path =
+        crate::pipeline::write_summary(out, &args.output, &summary, std::time::SystemTime::now())?;
+    show_written(
+        &summary,
+        args.json,
+        &format!(
+            "merged {} run(s) of {} invocation(s)",
             summary.runs,
-            args.receipts.len(),
-            summary_path.display()
-        ));
-        emit(text.as_bytes())?;
-    }
+            args.receipts.len()
+        ),
+        &summary_path,
+    )?;
     Ok(crate::pipeline::exit_kind(&summary, true))
 }
 
-/// Whether any of the receipts had gates judged.
-fn suite_had_gates(receipts: &[PathBuf]) -> bool {
-    receipts
-        .iter()
-        .any(|p| crate::receipt::read::summary(p).is_ok_and(|s| !s.slos.is_empty()))
+/// A summary receipt just written, on stdout: as JSON, or the table, its warnings, what
+/// was done and where the receipts are.
+fn show_written(
+    summary: &crate::receipt::Summary,
+    json: bool,
+    done: &str,
+    summary_path: &Path,
+) -> Result<(), Error> {
+    if json {
+        return print_json(summary);
+    }
+    let mut text = report::table::render(summary);
+    for w in &summary.warnings {
+        text.push_str(&format!("warning: {w}\n"));
+    }
+    text.push_str(&format!(
+        "{done}\nreceipts: {} (and perf.json)\n",
+        summary_path.display()
+    ));
+    emit(text.as_bytes())
 }
 
 fn calibrate(args: CalibrateArgs) -> Result<ExitKind, Error> {

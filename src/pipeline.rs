@@ -3,7 +3,8 @@
 //! → the gates are judged (pure) → the receipts are written → the exit code is decided
 //! (pure). Rendering the result is the caller's.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use crate::error::{Error, ExitKind};
 use crate::event::Reporter;
@@ -49,17 +50,30 @@ pub fn run(
         runs,
     );
     summary.slos = crate::verdict::slo::evaluate_all(&plan.suite.gates, &summary);
-    // Nanoseconds: two invocations in one second keep both summaries.
-    let summary_path = out.summary_path(started_at);
-    receipt::write::json_atomic(&summary_path, &summary)
-        .and_then(|()| receipt::write::json_atomic(&opts.output.join("perf.json"), &summary))
-        .map_err(|e| runner::receipt_error(&e, &opts.output))?;
-    out.finish();
+    let summary_path = write_summary(out, &opts.output, &summary, started_at)?;
     Ok(Outcome {
         exit: exit_kind(&summary, opts.enforce_gates),
         summary,
         summary_path,
     })
+}
+
+/// Write a summary receipt into the prepared output directory `dir`, as
+/// `summary_<started_at>.json` and `perf.json` (each atomically), and close the
+/// directory's manifest; the summary's path. Used by `run`, `import` and `merge`.
+pub fn write_summary(
+    out: output::OutputDir,
+    dir: &Path,
+    summary: &Summary,
+    started_at: SystemTime,
+) -> Result<PathBuf, Error> {
+    // Nanoseconds: two invocations in one second keep both summaries.
+    let summary_path = out.summary_path(started_at);
+    receipt::write::json_atomic(&summary_path, summary)
+        .and_then(|()| receipt::write::json_atomic(&dir.join("perf.json"), summary))
+        .map_err(|e| runner::receipt_error(&e, dir))?;
+    out.finish();
+    Ok(summary_path)
 }
 
 /// The published exit code of a summary (DESIGN.md): interrupted 130, a failed step 3,
