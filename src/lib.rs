@@ -15,6 +15,7 @@ pub mod error;
 pub mod event;
 pub mod format;
 pub mod import;
+pub mod load;
 pub mod measure;
 pub mod pipeline;
 #[cfg(test)]
