@@ -210,3 +210,20 @@ pub struct Progress {
     /// Measured operations planned (`total`), when known.
     pub planned: Option<u64>,
 }
+
+/// A built-in HTTP operation as the suite gives it (`http = { url = … }`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpSpec {
+    /// `http://HOST[:PORT]/PATH[?QUERY]`.
+    pub url: String,
+    /// `GET` unless given.
+    pub method: String,
+    pub body: Option<String>,
+    /// Sent with every request, in this order.
+    pub headers: Vec<(String, String)>,
+    /// Keep each worker's connection for its next request (HTTP/1.1 keep-alive); `false`:
+    /// a new connection per request.
+    pub reuse: bool,
+    /// Statuses that count as success; empty: 200 to 399.
+    pub expect_status: Vec<u16>,
+}
