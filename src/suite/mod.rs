@@ -4,6 +4,7 @@
 //! only [`load`] touches the file system.
 
 pub mod adhoc;
+mod load;
 mod raw;
 pub mod units;
 
@@ -17,6 +18,7 @@ use sha2::{Digest, Sha256};
 use crate::control::valid_name;
 use crate::error::{Error, Location, SuiteError};
 pub use raw::DockerMode;
+pub use load::{Load, LoadOp};
 use raw::{ExpectExit, RawHook, RawPreflight, RawSuite, Shell};
 use units::HumanDuration;
 
@@ -52,6 +54,8 @@ pub struct Suite {
     pub setup: Vec<Hook>,
     pub steps: Vec<Step>,
     pub teardown: Vec<Hook>,
+    /// `[[load]]` scenarios, in file order.
+    pub loads: Vec<Load>,
     /// `[[slo]]` gates, judged after the runs.
     pub gates: Vec<crate::verdict::slo::Gate>,
 }
@@ -156,6 +160,8 @@ pub struct Plan {
     pub warmup: u32,
     /// The steps of the selected mode, in file order.
     pub steps: Vec<Step>,
+    /// The load scenarios of the selected mode, in file order (run after the steps).
+    pub loads: Vec<Load>,
     /// Run the steps in a shuffled order in each run, from this seed (ad-hoc commands,
     /// which are independent of each other: no ordering bias).
     pub shuffle_seed: Option<u64>,
@@ -443,30 +449,7 @@ pub fn parse(text: &str, path: Option<&Path>, dir: &Path) -> Result<Suite, Suite
         let step_timeout = timeout(st.timeout.as_ref(), "timeout")?;
         let expect_exit = match &st.expect_exit {
             None => vec![0],
-            Some(e) => {
-                let codes = match e.get_ref() {
-                    ExpectExit::One(c) => vec![*c],
-                    ExpectExit::Any(v) => v.clone(),
-                };
-                if let Some(bad) = codes.iter().find(|c| !(0..=255).contains(*c)) {
-                    return Err(at(
-                        e.span(),
-                        format!("`expect_exit` codes are 0 to 255, not {bad}"),
-                        Some(
-                            "a process exits with 0 to 255; one killed by signal N counts as 128 + N"
-                                .to_owned(),
-                        ),
-                    ));
-                }
-                if codes.is_empty() {
-                    return Err(at(
-                        e.span(),
-                        "`expect_exit` is empty".to_owned(),
-                        Some("list the exit codes that count as success, e.g. `[0, 1]`".to_owned()),
-                    ));
-                }
-                codes
-            }
+            Some(e) => expect_exit(e).map_err(|(span, m, h)| at(span, m, h))?,
         };
         let import = match st.import {
             None => None,
@@ -484,18 +467,23 @@ pub fn parse(text: &str, path: Option<&Path>, dir: &Path) -> Result<Suite, Suite
             modes,
         });
     }
-    if steps.is_empty() {
+    let loads = load_scenarios(raw.load, &declared, &file, text, &at)?;
+    if steps.is_empty() && loads.is_empty() {
         return Err(SuiteError {
             location: None,
             file: file.clone(),
-            message: "the suite has no [[step]]".to_owned(),
+            message: "the suite has no [[step]] and no [[load]]".to_owned(),
             help: Some(
                 "add at least one:\n  [[step]]\n  id = \"build\"\n  run = \"make\"".to_owned(),
             ),
         });
     }
     let modes = declared.unwrap_or_else(|| {
-        let mut all: Vec<String> = steps.iter().flat_map(|s| s.modes.clone()).collect();
+        let mut all: Vec<String> = steps
+            .iter()
+            .flat_map(|s| s.modes.clone())
+            .chain(loads.iter().flat_map(|l| l.modes.clone()))
+            .collect();
         all.sort();
         all.dedup();
         all
@@ -601,6 +589,43 @@ pub fn parse(text: &str, path: Option<&Path>, dir: &Path) -> Result<Suite, Suite
                 }),
             ));
         }
+        if let crate::verdict::slo::Selector::Load { name, what } = &expr.selector {
+            let ids: Vec<String> = loads.iter().map(|l| l.id.clone()).collect();
+            let column = |w: &str| {
+                expr_text
+                    .find(w)
+                    .map_or(1, |b| expr_text[..b].chars().count() + 1)
+            };
+            if !ids.contains(name) {
+                let close = ids
+                    .iter()
+                    .min_by_key(|s| strsim::damerau_levenshtein(name, s))
+                    .filter(|s| strsim::damerau_levenshtein(name, s) <= 2);
+                let c = column(name);
+                return Err(at(
+                    at_column(c)..at_column(c),
+                    format!("in [[slo]] `{expr_text}`: no load scenario `{name}` in this suite"),
+                    Some(match (close, ids.is_empty()) {
+                        (Some(c), _) => format!("did you mean `{c}`?"),
+                        (None, true) => "add a [[load]] scenario with that id".to_owned(),
+                        (None, false) => format!("the scenarios are {}", list(&ids)),
+                    }),
+                ));
+            }
+            if let Some((_, stat)) = what.split_once('.')
+                && crate::load::LatencyStats::NAMES.iter().all(|n| *n != stat)
+            {
+                let c = column(&format!(".{stat}")) + 1;
+                return Err(at(
+                    at_column(c)..at_column(c),
+                    format!("in [[slo]] `{expr_text}`: `{stat}` is not a statistic of a load phase"),
+                    Some(format!(
+                        "use one of {}, e.g. `load.{name}.complete.p95 <= 50ms`",
+                        crate::load::LatencyStats::NAMES.join(", ")
+                    )),
+                ));
+            }
+        }
         if let Some(c) = &g.confidence
             && !(*c.get_ref() > 0.0 && *c.get_ref() < 1.0)
         {
@@ -656,6 +681,7 @@ pub fn parse(text: &str, path: Option<&Path>, dir: &Path) -> Result<Suite, Suite
         setup,
         steps,
         teardown,
+        loads,
         gates,
     })
 }
@@ -689,11 +715,20 @@ impl Suite {
             })
             .cloned()
             .collect();
-        if steps.is_empty() {
+        let loads: Vec<Load> = self
+            .loads
+            .iter()
+            .filter(|l| match &mode {
+                None => l.modes.is_empty(),
+                Some(m) => l.modes.is_empty() || l.modes.contains(m),
+            })
+            .cloned()
+            .collect();
+        if steps.is_empty() && loads.is_empty() {
             return Err(Error::Usage(match &mode {
-                Some(m) => format!("mode `{m}` selects no step of suite `{}`", self.name),
+                Some(m) => format!("mode `{m}` selects no step or load scenario of suite `{}`", self.name),
                 None => format!(
-                    "suite `{}` has no step without `modes` and no default_mode: choose one with --mode ({})",
+                    "suite `{}` has no step or load scenario without `modes` and no default_mode: choose one with --mode ({})",
                     self.name,
                     list(&self.modes)
                 ),
@@ -704,6 +739,7 @@ impl Suite {
             runs: opts.runs.unwrap_or(self.runs),
             warmup: opts.warmup.unwrap_or(self.warmup),
             steps,
+            loads,
             shuffle_seed: opts.shuffle_seed,
             suite: self,
         })
@@ -783,6 +819,85 @@ impl FloorCharBoundary for str {
 }
 
 /// A step's `import`, checked: a known kind, a path where one is needed, a command step.
+/// `[[load]]` scenarios: ids valid and unique among them (ignoring case), modes known.
+fn load_scenarios(
+    raw: Vec<Spanned<raw::RawLoad>>,
+    declared: &Option<Vec<String>>,
+    file: &Path,
+    text: &str,
+    at: &dyn Fn(std::ops::Range<usize>, String, Option<String>) -> SuiteError,
+) -> Result<Vec<Load>, SuiteError> {
+    let mut loads: Vec<Load> = Vec::new();
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for l in raw {
+        let id_span = l.get_ref().id.span();
+        let id = l.get_ref().id.get_ref().clone();
+        if !valid_id(&id) {
+            return Err(at(
+                id_span,
+                format!("load scenario id `{id}` is not valid"),
+                Some(format!(
+                    "use letters, digits, `_` and `-` (ids appear in gate selectors such as \
+                     `load.ID.complete.p95`), e.g. `id = \"{}\"`",
+                    crate::control::suggest_name(&id)
+                )),
+            ));
+        }
+        if let Some(first) = seen.get(&id.to_ascii_lowercase()) {
+            let line = locate(file, text, *first).line;
+            return Err(at(
+                id_span,
+                format!("duplicate load scenario id `{id}` (first defined at line {line}, ignoring case)"),
+                Some("give each [[load]] a unique `id`".to_owned()),
+            ));
+        }
+        seen.insert(id.to_ascii_lowercase(), l.span().start);
+        let mut modes = Vec::new();
+        for m in l.get_ref().modes.iter().flatten() {
+            if let Some(declared) = declared
+                && !declared.contains(m.get_ref())
+            {
+                return Err(at(
+                    m.span(),
+                    format!("unknown mode `{}` in load scenario `{id}`", m.get_ref()),
+                    Some(format!(
+                        "[suite] modes declares {}; add it there or fix the name",
+                        list(declared)
+                    )),
+                ));
+            }
+            modes.push(m.get_ref().clone());
+        }
+        loads.push(
+            load::scenario(l, &id, modes, expect_exit).map_err(|(span, m, h)| at(span, m, h))?,
+        );
+    }
+    Ok(loads)
+}
+
+/// `expect_exit`: codes 0 to 255, at least one.
+fn expect_exit(e: &Spanned<ExpectExit>) -> Result<Vec<i32>, load::Located> {
+    let codes = match e.get_ref() {
+        ExpectExit::One(c) => vec![*c],
+        ExpectExit::Any(v) => v.clone(),
+    };
+    if let Some(bad) = codes.iter().find(|c| !(0..=255).contains(*c)) {
+        return Err((
+            e.span(),
+            format!("`expect_exit` codes are 0 to 255, not {bad}"),
+            Some("a process exits with 0 to 255; one killed by signal N counts as 128 + N".to_owned()),
+        ));
+    }
+    if codes.is_empty() {
+        return Err((
+            e.span(),
+            "`expect_exit` is empty".to_owned(),
+            Some("list the exit codes that count as success, e.g. `[0, 1]`".to_owned()),
+        ));
+    }
+    Ok(codes)
+}
+
 fn step_import(
     imp: Spanned<raw::RawImport>,
     id: &str,

@@ -21,7 +21,50 @@ pub(crate) struct RawSuite {
     #[serde(default)]
     pub teardown: Vec<RawHook>,
     #[serde(default)]
+    pub load: Vec<Spanned<RawLoad>>,
+    #[serde(default)]
     pub slo: Vec<RawSlo>,
+}
+
+/// A `[[load]]` scenario.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLoad {
+    pub id: Spanned<String>,
+    pub name: Option<String>,
+    /// One operation: a shell command.
+    pub run: Option<String>,
+    /// One operation: an HTTP request.
+    pub http: Option<Spanned<RawHttp>>,
+    pub total: Option<Spanned<i64>>,
+    pub duration: Option<Spanned<HumanDuration>>,
+    pub concurrency: Option<Spanned<i64>>,
+    pub rate: Option<Spanned<RawRate>>,
+    pub warmup_ops: Option<Spanned<i64>>,
+    pub timeout: Option<Spanned<HumanDuration>>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    pub expect_exit: Option<Spanned<ExpectExit>>,
+    pub modes: Option<Vec<Spanned<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHttp {
+    pub url: Spanned<String>,
+    pub method: Option<Spanned<String>>,
+    pub body: Option<String>,
+    pub headers: Option<Spanned<BTreeMap<String, String>>>,
+    pub reuse: Option<bool>,
+    pub expect_status: Option<Spanned<Vec<i64>>>,
+}
+
+/// An arrival rate: `"50/s"`, `"3000/min"`, `"2/ms"`, or a number per second.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum RawRate {
+    PerSecond(f64),
+    Text(String),
 }
 
 #[derive(Debug, Deserialize)]
