@@ -2,6 +2,7 @@
 //! reporters (the console's progress display). The runner emits them and renders
 //! nothing; a reporter renders them and drives nothing.
 
+use crate::load::{LoadRecord, Progress};
 use crate::receipt::{Status, StepRecord};
 
 /// One thing that happened during an invocation.
@@ -24,6 +25,19 @@ pub enum Event<'a> {
     RunFinished {
         label: &'a str,
         status: Status,
+    },
+    /// A load scenario begins (after the run's steps).
+    LoadStarted {
+        id: &'a str,
+        name: &'a str,
+    },
+    /// A load scenario's progress, a few times a second while it runs.
+    LoadProgress {
+        id: &'a str,
+        progress: &'a Progress,
+    },
+    LoadFinished {
+        record: &'a LoadRecord,
     },
     /// A line for people (what is about to run).
     Message(&'a str),
@@ -48,6 +62,14 @@ impl Reporter for Recorded {
             }
             Event::RunFinished { label, status } => format!("run-finished {label} {status:?}"),
             Event::Message(m) => format!("message {m}"),
+            Event::LoadStarted { id, .. } => format!("load-started {id}"),
+            Event::LoadProgress { id, .. } => format!("load-progress {id}"),
+            Event::LoadFinished { record } => {
+                format!(
+                    "load-finished {} {}/{}",
+                    record.id, record.succeeded, record.ops
+                )
+            }
         });
     }
 }

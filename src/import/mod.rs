@@ -574,6 +574,7 @@ pub fn summary(imported: &Imported, ctx: Context) -> Summary {
         runs: runs as u32,
         warnings,
         slos: Vec::new(),
+        load: Vec::new(),
         steps,
     }
 }

@@ -286,7 +286,7 @@ impl Recorder {
 }
 
 /// What the engine measured.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Measured {
     pub interrupted: bool,
     pub ops: u64,

@@ -129,9 +129,9 @@ pub struct LoadRecord {
     pub at_capacity_ms: f64,
     /// Open loop: most operations due but not yet started at once.
     pub backlog_max: Option<u64>,
-    /// Open loop: how late operations started after they were due (part of their
-    /// latency: a backlog, or the harness's own dispatch).
-    pub start_lag: Option<LatencyStats>,
+    /// Open loop: how late measured operations started after they were due (part of
+    /// their latency: a backlog, or the harness's own dispatch); named `start_lag`.
+    pub start_lag: Option<LoadPhase>,
     /// Latency from the operation's start to each phase, in the order phases first
     /// appeared; `complete` last.
     pub phases: Vec<LoadPhase>,
@@ -148,6 +148,111 @@ pub struct LoadRecord {
     pub resources: ResourceSummary,
     /// Docker containers seen during the scenario, when monitored.
     pub containers: Option<ContainerSummary>,
+}
+
+/// One scenario over the measured runs: the summary receipt's `load[]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct LoadSummary {
+    pub id: String,
+    pub name: String,
+    pub operation: String,
+    pub model: Model,
+    pub concurrency: u32,
+    pub rate_per_s: Option<f64>,
+    /// Runs in which the scenario ran to its end.
+    pub runs: u32,
+    /// Over those runs.
+    pub ops: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub failures: BTreeMap<String, u64>,
+    pub failure_samples: Vec<String>,
+    /// Each run's throughput, successful operations per second.
+    pub throughput_per_s: Option<crate::stats::Stats>,
+    /// Each phase over every run's operations (their histograms merged), with each run's
+    /// p50, p95 and p99 as samples (what `compare` and a gate's `confidence` use).
+    pub phases: Vec<LoadPhaseSummary>,
+    pub max_in_flight: u64,
+    /// Each run's time at capacity, milliseconds.
+    pub at_capacity_ms: Option<crate::stats::Stats>,
+    /// Open loop: the largest backlog of any run.
+    pub backlog_max: Option<u64>,
+    /// Open loop: start lag over every run's operations.
+    pub start_lag: Option<LatencyStats>,
+}
+
+/// What the receipt says of a scenario the engine measured; resources, containers and
+/// CPU times are the caller's to fill in.
+pub fn record(
+    id: &str,
+    name: &str,
+    operation: &str,
+    drive: &Drive,
+    started_at: String,
+    finished_at: String,
+    m: engine::Measured,
+) -> LoadRecord {
+    let (model, rate_per_s) = match drive.arrival {
+        Arrival::Closed { .. } => (Model::Closed, None),
+        Arrival::Open { rate_per_s, .. } => (Model::Open, Some(rate_per_s)),
+    };
+    let secs = m.elapsed.as_secs_f64();
+    LoadRecord {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        operation: operation.to_owned(),
+        model,
+        concurrency: drive.arrival.capacity(),
+        rate_per_s,
+        started_at,
+        finished_at,
+        interrupted: m.interrupted,
+        warmup_ops: drive.warmup_ops,
+        ops: m.ops,
+        succeeded: m.succeeded,
+        failed: m.failed,
+        elapsed_ms: secs * 1e3,
+        throughput_per_s: if secs > 0.0 {
+            m.succeeded as f64 / secs
+        } else {
+            0.0
+        },
+        phases: m.load_phases(),
+        failures: m.failures,
+        failure_samples: m.failure_samples,
+        max_in_flight: m.max_in_flight,
+        at_capacity_ms: m.at_capacity.as_secs_f64() * 1e3,
+        backlog_max: m.backlog_max,
+        start_lag: m.start_lag.and_then(|l| {
+            Some(LoadPhase {
+                name: "start_lag".into(),
+                latency: l.stats()?,
+                histogram: l.encode(),
+            })
+        }),
+        timeline: m.timeline,
+        cpu_user_ms: None,
+        cpu_sys_ms: None,
+        harness_cpu_ms: None,
+        resources: ResourceSummary::default(),
+        containers: None,
+    }
+}
+
+/// One phase of a scenario over the measured runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct LoadPhaseSummary {
+    pub name: String,
+    /// Every run's operations together.
+    pub latency: LatencyStats,
+    /// Their merged histogram (V2 deflate, base64, microseconds).
+    pub histogram: String,
+    /// Each run's p50, p95 and p99, milliseconds.
+    pub p50_ms: crate::stats::Stats,
+    pub p95_ms: crate::stats::Stats,
+    pub p99_ms: crate::stats::Stats,
 }
 
 /// One phase of a scenario's operations.

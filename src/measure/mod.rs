@@ -18,6 +18,26 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+/// CPU time (user, system) the kernel accounted: to this process, all its threads
+/// (`children == false`), or to its waited-for descendants (`children == true`).
+pub fn cpu_times(children: bool) -> Option<(Duration, Duration)> {
+    let who = if children {
+        libc::RUSAGE_CHILDREN
+    } else {
+        libc::RUSAGE_SELF
+    };
+    // SAFETY: getrusage fills the struct it is given; zeroed is a valid rusage.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid `who` and a valid pointer.
+    if unsafe { libc::getrusage(who, &mut ru) } != 0 {
+        return None;
+    }
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
+    };
+    Some((tv(ru.ru_utime), tv(ru.ru_stime)))
+}
+
 /// How a process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]

@@ -89,6 +89,8 @@ pub enum WarningCode {
     TimedOut,
     /// A step failed or did not start.
     StepFailed,
+    /// Operations of a load scenario failed.
+    LoadFailures,
     /// A step failed, allowed by `allow_failure`.
     AllowedFailure,
     /// A step left processes running.
@@ -166,6 +168,9 @@ pub struct RunReceipt {
     pub status: Status,
     /// Steps in the order they ran; sub-steps (`benchmark step`) follow their parent.
     pub steps: Vec<StepRecord>,
+    /// Load scenarios, run after the steps (`[[load]]`).
+    #[serde(default)]
+    pub load: Vec<crate::load::LoadRecord>,
     pub warnings: Vec<Warning>,
 }
 
@@ -345,6 +350,9 @@ pub struct Summary {
     #[serde(default)]
     pub slos: Vec<crate::verdict::slo::GateResult>,
     pub steps: Vec<StepSummary>,
+    /// Load scenarios over the measured runs (`[[load]]`).
+    #[serde(default)]
+    pub load: Vec<crate::load::LoadSummary>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

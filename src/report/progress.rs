@@ -8,6 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::event::{Event, Reporter};
 use crate::format::ms;
+use crate::load::{LoadRecord, Progress};
 use crate::receipt::{Status, StepRecord};
 
 /// Choose the display for stderr.
@@ -63,6 +64,57 @@ fn tail_block(r: &StepRecord, tail: &[String]) -> Option<String> {
     Some(s)
 }
 
+/// A finished scenario: operations, throughput, `complete` p50/p95/p99, failures.
+fn load_line(r: &LoadRecord) -> String {
+    let complete = r.phases.iter().find(|p| p.name == crate::load::COMPLETE);
+    let lat = complete.map_or_else(String::new, |p| {
+        format!(
+            "  p50 {} · p95 {} · p99 {}",
+            ms(p.latency.p50_ms),
+            ms(p.latency.p95_ms),
+            ms(p.latency.p99_ms)
+        )
+    });
+    let failed = if r.failed > 0 {
+        format!(
+            "  {} failed ({})",
+            r.failed,
+            r.failures
+                .iter()
+                .map(|(c, n)| format!("{c} ×{n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "  load {:<19} {:>7} ops  {:>9.1}/s{lat}{failed}{}",
+        r.id,
+        r.ops,
+        r.throughput_per_s,
+        if r.interrupted { "  interrupted" } else { "" }
+    )
+}
+
+/// The live line of a running scenario.
+fn progress_line(id: &str, p: &Progress) -> String {
+    let done = match p.planned {
+        Some(n) => format!("{}/{n}", p.done),
+        None => p.done.to_string(),
+    };
+    let p95 = p.p95_ms.map_or_else(|| "—".to_owned(), ms);
+    let failed = if p.failed > 0 {
+        format!(" · {} failed", p.failed)
+    } else {
+        String::new()
+    };
+    format!(
+        "load {id} · {done} ops · {:.1}/s · {} in flight · p95 {p95}{failed}",
+        p.rate_per_s, p.in_flight
+    )
+}
+
 /// Write to stderr, ignoring failure: a terminal that went away (a dropped SSH session)
 /// or a closed pipe must not end the run before its teardown and receipts.
 pub fn to_stderr(text: &str) {
@@ -83,7 +135,11 @@ impl Reporter for Lines {
                 to_stderr(&text);
             }
             Event::Message(text) => to_stderr(&format!("{text}\n")),
-            Event::StepStarted { .. } | Event::RunFinished { .. } => {}
+            Event::LoadFinished { record } => to_stderr(&format!("{}\n", load_line(record))),
+            Event::StepStarted { .. }
+            | Event::RunFinished { .. }
+            | Event::LoadStarted { .. }
+            | Event::LoadProgress { .. } => {}
         }
     }
 }
@@ -125,6 +181,14 @@ impl Reporter for Spinner {
             }
             Event::RunFinished { .. } => self.bar.set_message(""),
             Event::Message(text) => self.bar.println(text),
+            Event::LoadStarted { id, .. } => {
+                self.bar.reset_elapsed();
+                self.bar.set_message(format!("load {id}"));
+            }
+            Event::LoadProgress { id, progress } => {
+                self.bar.set_message(progress_line(id, progress));
+            }
+            Event::LoadFinished { record } => self.bar.println(load_line(record)),
         }
     }
 }
@@ -132,6 +196,37 @@ impl Reporter for Spinner {
 impl Drop for Spinner {
     fn drop(&mut self) {
         self.bar.finish_and_clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_live_line_says_what_is_done() {
+        let p = Progress {
+            done: 120,
+            failed: 3,
+            in_flight: 25,
+            rate_per_s: 48.25,
+            p95_ms: Some(812.0),
+            planned: Some(200),
+        };
+        assert_eq!(
+            progress_line("create-runs", &p),
+            "load create-runs · 120/200 ops · 48.2/s · 25 in flight · p95 812.0 ms · 3 failed"
+        );
+        let p = Progress {
+            planned: None,
+            p95_ms: None,
+            failed: 0,
+            ..p
+        };
+        assert_eq!(
+            progress_line("x", &p),
+            "load x · 120 ops · 48.2/s · 25 in flight · p95 —"
+        );
     }
 }
 

@@ -4,6 +4,7 @@
 //! measured ([`Runs`]); assembling the summary, judging it and rendering it come after
 //! it ([`crate::pipeline`]).
 
+mod load;
 pub mod output;
 pub mod preflight;
 pub(crate) mod record;
@@ -539,6 +540,23 @@ impl Ctx<'_> {
                 }
             }
         }
+        // Load scenarios, after the steps, while the run is still well.
+        let mut loads = Vec::new();
+        if status == Status::Ok {
+            for l in &plan.loads {
+                if self.cancel.is_cancelled() {
+                    status = Status::Interrupted;
+                    break;
+                }
+                let run = self.load(l, &run_env, deadline, events);
+                warnings.extend(run.warnings);
+                loads.push(run.record);
+                if run.status != Status::Ok {
+                    status = run.status;
+                    break;
+                }
+            }
+        }
         // Teardown runs after failures and interruptions too, under the token's hard
         // stage: a second Ctrl-C is the only way to skip it. Whatever the run started is
         // killed all the same, then without a grace period.
@@ -597,6 +615,7 @@ impl Ctx<'_> {
             finished_at: iso(SystemTime::now()),
             status,
             steps,
+            load: loads,
             warnings,
         })
     }

@@ -32,7 +32,10 @@ pub struct Load {
 #[derive(Debug, Clone, PartialEq)]
 pub enum LoadOp {
     /// A shell command (the suite's shell), its exit code one of `expect_exit`.
-    Command { run: String, expect_exit: Vec<i32> },
+    Command {
+        run: String,
+        expect_exit: Vec<i32>,
+    },
     Http(HttpSpec),
 }
 
@@ -182,7 +185,10 @@ pub(super) fn scenario(
         return Err((
             span,
             format!("load scenario `{id}` has `env` but its operation is HTTP"),
-            Some("`env` is for command operations; send headers with `http = { headers = { … } }`".into()),
+            Some(
+                "`env` is for command operations; send headers with `http = { headers = { … } }`"
+                    .into(),
+            ),
         ));
     }
     Ok(Load {
@@ -212,7 +218,9 @@ fn check_url(spec: &HttpSpec) -> Result<(), String> {
 pub(super) fn parse_rate(text: &str) -> Result<f64, String> {
     let t = text.trim();
     let (n, per) = t.split_once('/').ok_or_else(|| {
-        format!("`{t}` is not a rate: write operations per unit of time, e.g. \"50/s\" or \"3000/min\"")
+        format!(
+            "`{t}` is not a rate: write operations per unit of time, e.g. \"50/s\" or \"3000/min\""
+        )
     })?;
     let n: f64 = n
         .trim()
@@ -250,10 +258,10 @@ fn rate(r: &Spanned<RawRate>) -> Result<f64, Located> {
 
 fn http_spec(raw: Spanned<RawHttp>, id: &str) -> Result<HttpSpec, Located> {
     let h = raw.into_inner();
-    let method = h
-        .method
-        .as_ref()
-        .map_or_else(|| "GET".to_owned(), |m| m.get_ref().trim().to_ascii_uppercase());
+    let method = h.method.as_ref().map_or_else(
+        || "GET".to_owned(),
+        |m| m.get_ref().trim().to_ascii_uppercase(),
+    );
     let expect_status = match &h.expect_status {
         None => Vec::new(),
         Some(s) => {
@@ -285,13 +293,7 @@ fn http_spec(raw: Spanned<RawHttp>, id: &str) -> Result<HttpSpec, Located> {
         reuse: h.reuse.unwrap_or(true),
         expect_status,
     };
-    check_url(&spec).map_err(|e| {
-        (
-            h.url.span(),
-            format!("load scenario `{id}`: {e}"),
-            None,
-        )
-    })?;
+    check_url(&spec).map_err(|e| (h.url.span(), format!("load scenario `{id}`: {e}"), None))?;
     Ok(spec)
 }
 
@@ -307,6 +309,10 @@ mod tests {
         assert_eq!(parse_rate("36/h"), Ok(0.01));
         assert!(parse_rate("50").unwrap_err().contains("e.g. \"50/s\""));
         assert!(parse_rate("x/s").unwrap_err().contains("not a number"));
-        assert!(parse_rate("5/fortnight").unwrap_err().contains("unit of time"));
+        assert!(
+            parse_rate("5/fortnight")
+                .unwrap_err()
+                .contains("unit of time")
+        );
     }
 }

@@ -17,8 +17,8 @@ use sha2::{Digest, Sha256};
 
 use crate::control::valid_name;
 use crate::error::{Error, Location, SuiteError};
-pub use raw::DockerMode;
 pub use load::{Load, LoadOp};
+pub use raw::DockerMode;
 use raw::{ExpectExit, RawHook, RawPreflight, RawSuite, Shell};
 use units::HumanDuration;
 
@@ -618,7 +618,9 @@ pub fn parse(text: &str, path: Option<&Path>, dir: &Path) -> Result<Suite, Suite
                 let c = column(&format!(".{stat}")) + 1;
                 return Err(at(
                     at_column(c)..at_column(c),
-                    format!("in [[slo]] `{expr_text}`: `{stat}` is not a statistic of a load phase"),
+                    format!(
+                        "in [[slo]] `{expr_text}`: `{stat}` is not a statistic of a load phase"
+                    ),
                     Some(format!(
                         "use one of {}, e.g. `load.{name}.complete.p95 <= 50ms`",
                         crate::load::LatencyStats::NAMES.join(", ")
@@ -726,7 +728,10 @@ impl Suite {
             .collect();
         if steps.is_empty() && loads.is_empty() {
             return Err(Error::Usage(match &mode {
-                Some(m) => format!("mode `{m}` selects no step or load scenario of suite `{}`", self.name),
+                Some(m) => format!(
+                    "mode `{m}` selects no step or load scenario of suite `{}`",
+                    self.name
+                ),
                 None => format!(
                     "suite `{}` has no step or load scenario without `modes` and no default_mode: choose one with --mode ({})",
                     self.name,
@@ -847,7 +852,9 @@ fn load_scenarios(
             let line = locate(file, text, *first).line;
             return Err(at(
                 id_span,
-                format!("duplicate load scenario id `{id}` (first defined at line {line}, ignoring case)"),
+                format!(
+                    "duplicate load scenario id `{id}` (first defined at line {line}, ignoring case)"
+                ),
                 Some("give each [[load]] a unique `id`".to_owned()),
             ));
         }
@@ -885,7 +892,10 @@ fn expect_exit(e: &Spanned<ExpectExit>) -> Result<Vec<i32>, load::Located> {
         return Err((
             e.span(),
             format!("`expect_exit` codes are 0 to 255, not {bad}"),
-            Some("a process exits with 0 to 255; one killed by signal N counts as 128 + N".to_owned()),
+            Some(
+                "a process exits with 0 to 255; one killed by signal N counts as 128 + N"
+                    .to_owned(),
+            ),
         ));
     }
     if codes.is_empty() {

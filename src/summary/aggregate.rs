@@ -327,6 +327,7 @@ mod tests {
             finished_at: String::new(),
             status: Status::Ok,
             steps,
+            load: vec![],
             warnings: vec![],
         }
     }

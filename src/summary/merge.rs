@@ -137,6 +137,17 @@ pub fn merge(
     };
     steps.sort_by_key(|s| order(&s.id));
     warnings.extend(variance);
+    let (mut loads, load_warnings) = super::load::summarize_loads(&runs);
+    warnings.extend(load_warnings);
+    let load_order = |id: &str| {
+        first
+            .summary
+            .load
+            .iter()
+            .position(|l| l.id == id)
+            .unwrap_or(usize::MAX)
+    };
+    loads.sort_by_key(|l| load_order(&l.id));
 
     let summaries = || inputs.iter().map(|i| &i.summary);
     let status = summaries()
@@ -161,6 +172,7 @@ pub fn merge(
     summary.options.runs = summary.runs;
     summary.warnings = warnings;
     summary.steps = steps;
+    summary.load = loads;
     summary.slos = Vec::new();
     Ok((summary, runs))
 }

@@ -3,6 +3,7 @@
 //! read every clock, file and variable this needs.
 
 pub mod aggregate;
+pub mod load;
 pub mod merge;
 
 use crate::format::iso;
@@ -63,6 +64,9 @@ pub fn assemble(plan: &Plan, inv: &Invocation, runs: Runs) -> Summary {
     keyed.sort_by_key(|(position, _)| *position);
     let steps: Vec<_> = keyed.into_iter().map(|(_, s)| s).collect();
     warnings.extend(variance);
+    let (mut loads, load_warnings) = load::summarize_loads(&runs.completed);
+    warnings.extend(load_warnings);
+    loads.sort_by_key(|l| plan.loads.iter().position(|p| p.id == l.id));
     if runs.method.name == "wait4"
         && let Some(note) = &runs.method.note
     {
@@ -121,6 +125,7 @@ pub fn assemble(plan: &Plan, inv: &Invocation, runs: Runs) -> Summary {
         runs: runs.completed.len() as u32,
         warnings,
         steps,
+        load: loads,
         slos: Vec::new(),
     }
 }

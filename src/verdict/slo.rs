@@ -618,7 +618,7 @@ pub fn evaluate(gate: &Gate, summary: &Summary) -> GateResult {
         result.unit = found.unit.clone().filter(|u| !u.is_empty());
     }
     let stat = selector_stat(&e.selector);
-    let Some(point) = stat_value(found.stats, stat) else {
+    let Some(point) = stat_value(&found.stats, stat) else {
         result.note = Some("the statistic needs more runs".into());
         return result;
     };
@@ -640,7 +640,7 @@ pub fn evaluate(gate: &Gate, summary: &Summary) -> GateResult {
         GateStatus::Fail
     };
     if let Some(c) = gate.confidence {
-        match interval(found.stats, stat, c) {
+        match interval(&found.stats, stat, c) {
             Some((lo, hi)) => {
                 let (lo, hi) = (lo * factor, hi * factor);
                 result.interval = Some((lo, hi));
@@ -674,7 +674,9 @@ pub fn evaluate(gate: &Gate, summary: &Summary) -> GateResult {
 }
 
 struct Found<'a> {
-    stats: &'a Stats,
+    /// A load phase's statistic is one value of the pooled distribution: a stats object
+    /// of that one sample.
+    stats: std::borrow::Cow<'a, Stats>,
     /// The unit the stats are in (`ms`, `B`, a metric's own).
     unit: Option<String>,
 }
@@ -718,7 +720,7 @@ fn lookup<'a>(sel: &Selector, s: &'a Summary) -> Result<Found<'a>, String> {
             };
             stats
                 .map(|stats| Found {
-                    stats,
+                    stats: std::borrow::Cow::Borrowed(stats),
                     unit: Some(unit.to_owned()),
                 })
                 .ok_or_else(|| none(&format!("{measure:?} of step `{id}`").to_lowercase()))
@@ -729,14 +731,52 @@ fn lookup<'a>(sel: &Selector, s: &'a Summary) -> Result<Found<'a>, String> {
                 None => s.steps.iter().find_map(|st| st.metrics.get(name)),
             };
             m.map(|m| Found {
-                stats: &m.stats,
+                stats: std::borrow::Cow::Borrowed(&m.stats),
                 unit: m.unit.clone(),
             })
             .ok_or_else(|| none(&format!("metric `{name}`")))
         }
-        Selector::Load { name, .. } => Err(format!(
-            "load scenario `{name}` is not in this summary (no [[load]] ran)"
-        )),
+        Selector::Load { name, what } => {
+            let l = s.load.iter().find(|l| &l.id == name).ok_or_else(|| {
+                format!("load scenario `{name}` did not run to its end in any measured run")
+            })?;
+            if what == "throughput" {
+                return l
+                    .throughput_per_s
+                    .as_ref()
+                    .map(|t| Found {
+                        stats: std::borrow::Cow::Borrowed(t),
+                        unit: Some("/s".into()),
+                    })
+                    .ok_or_else(|| none(&format!("the throughput of load `{name}`")));
+            }
+            let (phase, stat) = what.split_once('.').unwrap_or((what.as_str(), "p50"));
+            let p = l.phases.iter().find(|p| p.name == phase).ok_or_else(|| {
+                let known: Vec<&str> = l.phases.iter().map(|p| p.name.as_str()).collect();
+                format!(
+                    "no operation of load `{name}` reached phase `{phase}` successfully{}",
+                    if known.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (its phases: {})", known.join(", "))
+                    }
+                )
+            })?;
+            let value = p
+                .latency
+                .get(stat)
+                .ok_or_else(|| format!("`{stat}` is not a statistic of a load phase"))?;
+            let stats = crate::stats::summarize(&[value])
+                .ok_or_else(|| none(&format!("phase `{phase}` of load `{name}`")))?;
+            Ok(Found {
+                stats: std::borrow::Cow::Owned(stats),
+                unit: Some(if stat == "count" {
+                    String::new()
+                } else {
+                    "ms".into()
+                }),
+            })
+        }
     }
 }
 
