@@ -389,10 +389,11 @@ fn run(args: RunArgs) -> Result<ExitKind, Error> {
     };
     let mut progress = report::progress::for_stderr(args.quiet);
     progress.event(&Event::Message(&format!(
-        "suite `{}` ({}): {} step(s), {} warm-up + {} measured run(s){}",
+        "suite `{}` ({}): {} step(s){}, {} warm-up + {} measured run(s){}",
         plan.suite.name,
         plan.suite.source.display(),
         plan.steps.len(),
+        load_count(&plan),
         plan.warmup,
         plan.runs,
         plan.mode
@@ -613,6 +614,15 @@ fn info(args: InfoArgs) -> Result<ExitKind, Error> {
     Ok(ExitKind::Ok)
 }
 
+/// `, 2 load scenario(s)` when the plan has any.
+fn load_count(plan: &crate::suite::Plan) -> String {
+    if plan.loads.is_empty() {
+        String::new()
+    } else {
+        format!(", {} load scenario(s)", plan.loads.len())
+    }
+}
+
 fn check(args: CheckArgs) -> Result<ExitKind, Error> {
     let suite = load_suite(args.suite.suite.as_deref())?;
     let plan = suite.plan(&PlanOptions {
@@ -624,10 +634,11 @@ fn check(args: CheckArgs) -> Result<ExitKind, Error> {
         return Err(Error::Preflight(report.failures));
     }
     let text = format!(
-        "suite `{}` ({}) is valid: {} step(s){}, {} warm-up + {} measured run(s); pre-flight passed\n",
+        "suite `{}` ({}) is valid: {} step(s){}{}, {} warm-up + {} measured run(s); pre-flight passed\n",
         plan.suite.name,
         plan.suite.source.display(),
         plan.steps.len(),
+        load_count(&plan),
         plan.mode
             .as_deref()
             .map(|m| format!(" in mode `{m}`"))

@@ -17,6 +17,7 @@ mod invalid;
 // Reads /proc and cgroup mounts: Linux only.
 #[cfg(target_os = "linux")]
 mod leftovers;
+mod load;
 // These read /proc and use setsid(1): Linux only.
 #[cfg(target_os = "linux")]
 mod measure;
