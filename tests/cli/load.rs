@@ -182,8 +182,7 @@ duration = "1s"
 concurrency = 10
 "#,
     );
-    b.run().code(0);
-    let r = b.run_receipt_file();
+    let r = b.run().code(0).run_receipt(1);
     let l = &r.load[0];
     assert_eq!(l.model, Model::Open);
     assert_eq!(l.rate_per_s, Some(40.0));
@@ -193,16 +192,6 @@ concurrency = 10
     assert!(l.backlog_max.is_some());
     // 40 operations due over 1 s: the scenario lasts about a second, not 40 × 20 ms.
     assert!(l.elapsed_ms >= 975.0 && l.elapsed_ms < 5000.0, "{}", l.elapsed_ms);
-}
-
-trait RunReceiptFile {
-    fn run_receipt_file(&self) -> benchmark::receipt::RunReceipt;
-}
-
-impl RunReceiptFile for crate::helper::Bench {
-    fn run_receipt_file(&self) -> benchmark::receipt::RunReceipt {
-        crate::helper::run_receipt_in(&self.path("bench-out"), 1)
-    }
 }
 
 #[cfg(target_os = "linux")]
