@@ -76,7 +76,9 @@ fn main() {
     }
     rows.print();
     if !wrk {
-        println!("wrk is not on PATH: its row's independent column is missing (apt-get install wrk)");
+        println!(
+            "wrk is not on PATH: its row's independent column is missing (apt-get install wrk)"
+        );
     }
 }
 
@@ -157,12 +159,19 @@ fn commands(dir: &Path, rows: &mut Rows) {
 fn http(dir: &Path, url: &str, wrk: bool, rows: &mut Rows) {
     let suite = load_suite(
         dir,
-        &format!("http = {{ url = \"{url}\" }}\nduration = \"{HTTP_SECS}s\"\nconcurrency = {CONNECTIONS}\nwarmup_ops = 1000"),
+        &format!(
+            "http = {{ url = \"{url}\" }}\nduration = \"{HTTP_SECS}s\"\nconcurrency = {CONNECTIONS}\nwarmup_ops = 1000"
+        ),
     );
     let ours = throughput(dir, &suite);
     let theirs = wrk.then(|| {
         let out = Command::new("wrk")
-            .args(["-t2", &format!("-c{CONNECTIONS}"), &format!("-d{HTTP_SECS}s"), url])
+            .args([
+                "-t2",
+                &format!("-c{CONNECTIONS}"),
+                &format!("-d{HTTP_SECS}s"),
+                url,
+            ])
             .output()
             .expect("wrk runs");
         let text = String::from_utf8_lossy(&out.stdout);
@@ -195,7 +204,8 @@ fn serve() -> u16 {
 }
 
 fn connection(mut conn: TcpStream) {
-    const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok";
+    const RESPONSE: &[u8] =
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok";
     let _ = conn.set_nodelay(true);
     let mut buf = vec![0u8; 64 * 1024];
     let mut carry = 0usize; // bytes of a partial "\r\n\r\n" at the end of the last read

@@ -185,4 +185,3 @@ pub fn timed(cmd: &mut Command) -> (Duration, u64) {
 pub fn json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
-

@@ -99,7 +99,8 @@ pub enum NoiseSource {
 /// One measure of one step, NEW against BASE.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct MeasureComparison {
-    /// The step (`parent/id` for a `benchmark step` sub-step).
+    /// The step (`parent/id` for a `benchmark step` sub-step; `load.ID` for a load
+    /// scenario).
     pub step: String,
     /// `wall`, `cpu_user`, `cpu_sys`, `peak_rss`, `memory`, `phase.NAME`, `metric.NAME`.
     pub measure: String,
@@ -135,6 +136,19 @@ pub fn compare(base: &Summary, new: &Summary, names: (&str, &str), opts: &Option
             measures.push(judge(&key, m, base_stats, b.is_none(), opts));
         }
     }
+    for n in &new.load {
+        let key = load_key(&n.id);
+        let b = base.load.iter().find(|b| b.id == n.id);
+        for m in load_measures_of(n) {
+            let base_stats = b.and_then(|b| {
+                load_measures_of(b)
+                    .into_iter()
+                    .find(|x| x.name == m.name)
+                    .map(|x| x.stats)
+            });
+            measures.push(judge(&key, m, base_stats, b.is_none(), opts));
+        }
+    }
     // The family's q-values, then the verdicts on them.
     let q = test::benjamini_hochberg(
         &measures
@@ -167,6 +181,37 @@ pub fn step_key(s: &StepSummary) -> String {
         Some(p) => format!("{p}/{}", s.id),
         None => s.id.clone(),
     }
+}
+
+/// A load scenario's key where a comparison names steps: `load.ID` (step ids have no
+/// dots, so it names no step).
+pub fn load_key(id: &str) -> String {
+    format!("load.{id}")
+}
+
+/// Every measure of a load scenario with a sample per run: `throughput`, and each
+/// phase's `PHASE.p50`, `PHASE.p95` and `PHASE.p99` (each run's percentile).
+pub fn load_measures_of(l: &crate::load::LoadSummary) -> Vec<Measure<'_>> {
+    let mut out = Vec::new();
+    if let Some(t) = &l.throughput_per_s {
+        out.push(Measure {
+            name: "throughput".into(),
+            unit: Some("/s".into()),
+            direction: Direction::HigherIsBetter,
+            stats: t,
+        });
+    }
+    for p in &l.phases {
+        for (stat, stats) in [("p50", &p.p50_ms), ("p95", &p.p95_ms), ("p99", &p.p99_ms)] {
+            out.push(Measure {
+                name: format!("{}.{stat}", p.name),
+                unit: Some("ms".into()),
+                direction: Direction::LowerIsBetter,
+                stats,
+            });
+        }
+    }
+    out
 }
 
 /// One measure of a step summary (`wall`, `cpu_user`, …, `phase.NAME`, `metric.NAME`):
@@ -301,6 +346,9 @@ fn judge(
 ) -> MeasureComparison {
     let new = m.stats;
     let note = match base {
+        None if step_missing && step.starts_with("load.") => {
+            Some("the load scenario is not in BASE".to_owned())
+        }
         None if step_missing => Some("the step is not in BASE".to_owned()),
         None => Some("the measure is not in BASE".to_owned()),
         Some(b) if b.samples.is_empty() || new.samples.is_empty() => Some(

@@ -60,7 +60,9 @@ fn a_scenario_runs_in_every_measured_run_with_failures_by_cause_and_gates() {
         assert_eq!(l.failures.get("signal:9"), Some(&3));
         assert!(
             l.failure_samples[0].contains("exited with 3: op 5 of create-runs")
-                || l.failure_samples.iter().any(|s| s.contains("op 5 of create-runs")),
+                || l.failure_samples
+                    .iter()
+                    .any(|s| s.contains("op 5 of create-runs")),
             "{:?}",
             l.failure_samples
         );
@@ -187,11 +189,18 @@ concurrency = 10
     assert_eq!(l.model, Model::Open);
     assert_eq!(l.rate_per_s, Some(40.0));
     assert_eq!(l.ops, 40);
-    let lag = l.start_lag.as_ref().expect("an open loop records its start lag");
+    let lag = l
+        .start_lag
+        .as_ref()
+        .expect("an open loop records its start lag");
     assert_eq!(lag.latency.count, 40);
     assert!(l.backlog_max.is_some());
     // 40 operations due over 1 s: the scenario lasts about a second, not 40 × 20 ms.
-    assert!(l.elapsed_ms >= 975.0 && l.elapsed_ms < 5000.0, "{}", l.elapsed_ms);
+    assert!(
+        l.elapsed_ms >= 975.0 && l.elapsed_ms < 5000.0,
+        "{}",
+        l.elapsed_ms
+    );
 }
 
 #[cfg(target_os = "linux")]
@@ -252,4 +261,57 @@ concurrency = 2
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+#[test]
+fn compare_and_merge_take_load_scenarios_along() {
+    // Six runs of 10 operations each side: sleep 0.01 against sleep 0.04.
+    let suite = |sleep: &str| {
+        format!(
+            r#"
+[suite]
+name = "cmp"
+runs = 6
+warmup = 0
+[monitor]
+docker = "off"
+[[load]]
+id = "ops"
+run = "sleep {sleep}"
+total = 10
+concurrency = 2
+"#
+        )
+    };
+    let b = bench()
+        .file("fast.toml", &suite("0.01"))
+        .file("slow.toml", &suite("0.04"));
+    for (name, out) in [("fast.toml", "a"), ("slow.toml", "b"), ("fast.toml", "c")] {
+        b.run_args(&["run", name, "-q", "-o", out]).code(0);
+    }
+    let done = b
+        .run_args(&["compare", "a", "b", "--format", "json"])
+        .code(0);
+    let report: serde_json::Value = serde_json::from_str(&done.stdout()).unwrap();
+    let find = |measure: &str| {
+        report["measures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["step"] == "load.ops" && m["measure"] == measure)
+            .unwrap_or_else(|| panic!("no load.ops {measure}: {report:#}"))
+            .clone()
+    };
+    assert_eq!(find("throughput")["verdict"], "regressed");
+    assert_eq!(find("throughput")["direction"], "higher_is_better");
+    assert_eq!(find("complete.p50")["verdict"], "regressed");
+
+    // Two invocations pooled: twelve runs, 120 operations in one distribution.
+    b.run_args(&["merge", "a", "c", "-o", "pooled"]).code(0);
+    let s = crate::helper::summary_in(&b.path("pooled"));
+    let l = &s.load[0];
+    assert_eq!((l.runs, l.ops), (12, 120));
+    let complete = l.phases.iter().find(|p| p.name == "complete").unwrap();
+    assert_eq!(complete.latency.count, 120);
+    assert_eq!(complete.p95_ms.n, 12);
 }
