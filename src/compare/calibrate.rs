@@ -103,8 +103,7 @@ pub fn calibrate(rounds: &[Summary], alpha: f64) -> Option<Calibration> {
             // Each round's own stats of this measure.
             let per_round: Vec<&crate::stats::Stats> = rounds
                 .iter()
-                .filter_map(|r| r.steps.iter().find(|s| super::step_key(s) == step))
-                .filter_map(|s| super::find(s, &measure).map(|m| m.stats))
+                .filter_map(|r| super::measure_stats(r, &step, &measure))
                 .collect();
             let spread = per_round
                 .iter()

@@ -316,6 +316,20 @@ pub fn relative_to_fastest(summary: &Summary) -> Vec<Relative> {
         .collect()
 }
 
+/// The statistics of measure `name` of the step or load scenario a comparison calls
+/// `key` ([`step_key`], [`load_key`]).
+pub fn measure_stats<'a>(s: &'a Summary, key: &str, name: &str) -> Option<&'a Stats> {
+    if let Some(id) = key.strip_prefix("load.") {
+        let l = s.load.iter().find(|l| l.id == id)?;
+        return load_measures_of(l)
+            .into_iter()
+            .find(|m| m.name == name)
+            .map(|m| m.stats);
+    }
+    let st = s.steps.iter().find(|st| step_key(st) == key)?;
+    find(st, name).map(|m| m.stats)
+}
+
 fn find<'a>(s: &'a StepSummary, name: &str) -> Option<Measure<'a>> {
     measures_of(s).into_iter().find(|m| m.name == name)
 }
@@ -424,6 +438,87 @@ pub(crate) mod tests {
     }
 
     const A: [f64; 10] = [10.1, 10.3, 9.9, 10.0, 10.2, 10.4, 9.8, 10.1, 10.0, 10.2];
+
+    /// A summary with one load scenario `l`: per-run throughputs, and `complete` p95s.
+    fn with_load(throughput: &[f64], p95: &[f64]) -> Summary {
+        let stats = |v: &[f64]| crate::stats::summarize(v).unwrap();
+        let mut lat = crate::load::Latency::new();
+        lat.record(std::time::Duration::from_millis(5));
+        let mut s = summary_with(&[("a", &A)]);
+        s.load = vec![crate::load::LoadSummary {
+            id: "l".into(),
+            name: "l".into(),
+            operation: "command".into(),
+            model: crate::load::Model::Closed,
+            concurrency: 2,
+            rate_per_s: None,
+            runs: throughput.len() as u32,
+            ops: 100,
+            succeeded: 100,
+            failed: 0,
+            failures: BTreeMap::new(),
+            failure_samples: vec![],
+            throughput_per_s: Some(stats(throughput)),
+            phases: vec![crate::load::LoadPhaseSummary {
+                name: "complete".into(),
+                latency: lat.stats().unwrap(),
+                histogram: lat.encode(),
+                p50_ms: stats(p95),
+                p95_ms: stats(p95),
+                p99_ms: stats(p95),
+            }],
+            max_in_flight: 2,
+            at_capacity_ms: None,
+            backlog_max: None,
+            start_lag: None,
+        }];
+        s
+    }
+
+    #[test]
+    fn load_scenarios_are_compared_in_their_direction_and_calibrated() {
+        let half: Vec<f64> = A.iter().map(|x| x * 50.0).collect();
+        let full: Vec<f64> = A.iter().map(|x| x * 100.0).collect();
+        // Throughput halved and latency doubled: both regressed.
+        let base = with_load(&full, &A);
+        let slower: Vec<f64> = A.iter().map(|x| x * 2.0).collect();
+        let new = with_load(&half, &slower);
+        let r = compare(&base, &new, ("base", "new"), &Options::default());
+        let get = |m: &str| {
+            r.measures
+                .iter()
+                .find(|x| x.step == "load.l" && x.measure == m)
+                .unwrap()
+        };
+        assert_eq!(get("throughput").direction, Direction::HigherIsBetter);
+        assert_eq!(get("throughput").verdict, Verdict::Regressed);
+        assert_eq!(get("complete.p95").verdict, Verdict::Regressed);
+        // Throughput doubled: improved.
+        let r = compare(&new, &base, ("", ""), &Options::default());
+        let t = r
+            .measures
+            .iter()
+            .find(|x| x.measure == "throughput")
+            .unwrap();
+        assert_eq!(t.verdict, Verdict::Improved);
+        // A scenario missing in BASE says so.
+        let mut none = base.clone();
+        none.load.clear();
+        let r = compare(&none, &new, ("", ""), &Options::default());
+        let t = r
+            .measures
+            .iter()
+            .find(|x| x.measure == "throughput")
+            .unwrap();
+        assert_eq!(t.note.as_deref(), Some("the load scenario is not in BASE"));
+        // Calibration finds each round's load measures.
+        let c = calibrate::calibrate(&[base.clone(), base.clone()], 0.05).unwrap();
+        let t = c
+            .measures
+            .iter()
+            .find(|m| m.step == "load.l" && m.measure == "throughput");
+        assert!(t.is_some_and(|t| t.spread_pct > 0.0), "{:?}", c.measures);
+    }
 
     #[test]
     fn a_doubled_time_regressed_and_the_same_is_unchanged() {
