@@ -73,6 +73,31 @@ modes = ["full"]
 [[teardown]]
 run = "true"
 
+[[load]]
+id = "create-runs"
+name = "Create runs"
+run = "true $BENCHMARK_OP_INDEX"
+total = 200
+concurrency = 25
+warmup_ops = 10
+timeout = "30s"
+env = { A = "1" }
+expect_exit = [0, 1]
+modes = ["full"]
+
+[[load]]
+id = "api"
+http = { url = "http://127.0.0.1:8080/x?y=1", method = "POST", body = "{}", headers = { content-type = "application/json" }, reuse = false, expect_status = [200, 201] }
+duration = "2s"
+rate = "50/s"
+concurrency = 4
+
+[[slo]]
+expr = "load.create-runs.complete.p95 <= 7s"
+
+[[slo]]
+expr = "load.api.throughput >= 5/s"
+
 [[slo]]
 name = "fast build"
 expr = "step.build.wall.p95 <= 7s"
@@ -90,6 +115,48 @@ const SEEDS: &[&str] = &[
     include_str!("../../tests/fixtures/receipts/v1-suite.toml"),
     super::BASELINE,
     EVERYTHING,
+];
+
+/// Arrival rates, valid and not.
+const RATES: &[&str] = &[
+    "\"50/s\"",
+    "\"3000/min\"",
+    "\"2/ms\"",
+    "\"1/h\"",
+    "\"0/s\"",
+    "\"-5/s\"",
+    "\"1e400/s\"",
+    "\"NaN/s\"",
+    "\"inf/s\"",
+    "\"50\"",
+    "\"/s\"",
+    "\"5/\"",
+    "\"5/fortnight\"",
+    "0.5",
+    "0",
+    "-1",
+    "1e308",
+    "nan",
+    "inf",
+    "\"é/s\"",
+];
+/// HTTP operations, valid and not.
+const HTTPS: &[&str] = &[
+    "{ url = \"http://127.0.0.1:8080/\" }",
+    "{ url = \"https://example.com/\" }",
+    "{ url = \"\" }",
+    "{ url = \"http://\" }",
+    "{ url = \"http://[::1]:99999/\" }",
+    "{ url = \"ftp://x/\" }",
+    "{ url = \"http://h/\", method = \"G E T\" }",
+    "{ url = \"http://h/\", method = \"\" }",
+    "{ url = \"http://h/\", headers = { \"bad name\" = \"v\" } }",
+    "{ url = \"http://h/\", headers = { x = \"a\\nb\" } }",
+    "{ url = \"http://h/\", expect_status = [] }",
+    "{ url = \"http://h/\", expect_status = [99, 600] }",
+    "{ url = \"http://h/\", reuse = \"yes\" }",
+    "{ }",
+    "\"http://h/\"",
 ];
 
 /// Values as they appear after `=`, by kind. Any key gets any kind (wrong types too);
@@ -182,6 +249,14 @@ const EXPRS: &[&str] = &[
     r#""step.build.wall.p95 <= 1 \u001b[31m""#,
     r#""metric.x.mean >= 1 é/s""#,
     r#""load.x.throughput >= 5/s""#,
+    r#""load.create-runs.throughput >= 5/s""#,
+    r#""load.create-runs.throughput >= 5 MiB/s""#,
+    r#""load.create-runs.complete.p999 <= 1e400 ms""#,
+    r#""load.create-runs.complete <= 1s""#,
+    r#""load.create-runs.complete.count >= 10""#,
+    r#""load.api.first_byte.p95 <= 5 ms""#,
+    r#""load.api.x.y.z <= 5 ms""#,
+    r#""load.API.throughput >= 1/s""#,
 ];
 /// Names and words: empty, unicode, control characters, case variants, wrong types.
 const OTHERS: &[&str] = &[
@@ -222,6 +297,8 @@ const HEADERS: &[&str] = &[
     "[[preflight]]",
     "[[setup]]",
     "[[teardown]]",
+    "[[load]]",
+    "[load.http]",
     "[suite.env]",
     "[step]",
     "[[suite]]",
@@ -257,6 +334,18 @@ const KEYS: &[&str] = &[
     "docker_daemon",
     "command",
     "working_dir",
+    "total",
+    "duration",
+    "concurrency",
+    "rate",
+    "warmup_ops",
+    "http",
+    "url",
+    "method",
+    "body",
+    "headers",
+    "reuse",
+    "expect_status",
     "\"\"",
     "id.x",
 ];
@@ -299,8 +388,25 @@ fn typed() -> impl Strategy<Value = (&'static str, String)> {
         (select(keys), select(values)).prop_map(|(k, v)| (k, v.to_owned()))
     };
     prop_oneof![
-        pick(&["timeout", "kill_grace", "interval"], DURATIONS),
-        pick(&["runs", "warmup", "expect_exit", "confidence"], NUMBERS),
+        pick(
+            &["timeout", "kill_grace", "interval", "duration"],
+            DURATIONS
+        ),
+        pick(
+            &[
+                "runs",
+                "warmup",
+                "expect_exit",
+                "confidence",
+                "total",
+                "concurrency",
+                "warmup_ops",
+                "expect_status"
+            ],
+            NUMBERS
+        ),
+        pick(&["rate"], RATES),
+        pick(&["http"], HTTPS),
         pick(&["min_free_disk", "min_free_memory"], SIZES),
         pick(&["expr"], EXPRS),
         pick(
@@ -425,9 +531,9 @@ fn check(bytes: &[u8]) {
     let file = Path::new("fuzz.toml");
     match from_bytes(bytes, file) {
         Err(e) => {
-            // The one error about the whole file (it has no step) names it and says
+            // The one error about the whole file (it has no step and no load scenario) names it and says
             // what to add; every other error has a line and column.
-            let whole_file = e.message == "the suite has no [[step]]";
+            let whole_file = e.message == "the suite has no [[step]] and no [[load]]";
             match &e.location {
                 Some(at) => {
                     let lines = bytes.split(|b| *b == b'\n').count();

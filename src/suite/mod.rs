@@ -474,7 +474,7 @@ pub fn parse(text: &str, path: Option<&Path>, dir: &Path) -> Result<Suite, Suite
             file: file.clone(),
             message: "the suite has no [[step]] and no [[load]]".to_owned(),
             help: Some(
-                "add at least one:\n  [[step]]\n  id = \"build\"\n  run = \"make\"".to_owned(),
+                "add at least one:\n  [[step]]\n  id = \"build\"\n  run = \"make\"\nor a load scenario:\n  [[load]]\n  id = \"api\"\n  http = { url = \"http://127.0.0.1:8080/\" }\n  total = 1000".to_owned(),
             ),
         });
     }

@@ -322,3 +322,108 @@ fn a_bad_import_is_located_with_a_suggestion() {
         "{e}"
     );
 }
+
+#[test]
+fn load_scenarios_parse_with_their_defaults_and_follow_modes() {
+    use crate::load::{Arrival, Stop};
+    let s = parse_str(
+        r#"
+[suite]
+modes = ["quick", "full"]
+default_mode = "quick"
+[[step]]
+id = "a"
+run = "true"
+[[load]]
+id = "closed"
+run = "true"
+total = 10
+[[load]]
+id = "open"
+run = "true"
+duration = "2s"
+rate = "3000/min"
+modes = ["full"]
+[[load]]
+id = "api"
+http = { url = "http://127.0.0.1:1/", headers = { a = "1" } }
+total = 5
+concurrency = 4
+modes = ["quick"]
+"#,
+    )
+    .unwrap();
+    let closed = &s.loads[0];
+    assert_eq!(closed.drive.arrival, Arrival::Closed { concurrency: 1 });
+    assert_eq!(closed.drive.stop, Stop::Total(10));
+    assert_eq!((closed.drive.timeout, closed.drive.warmup_ops), (None, 0));
+    assert_eq!(
+        closed.op,
+        LoadOp::Command {
+            run: "true".into(),
+            expect_exit: vec![0]
+        }
+    );
+    let open = &s.loads[1];
+    assert_eq!(
+        open.drive.arrival,
+        Arrival::Open {
+            rate_per_s: 50.0,
+            max_in_flight: crate::load::DEFAULT_MAX_IN_FLIGHT
+        }
+    );
+    assert_eq!(open.drive.stop, Stop::Duration(Duration::from_secs(2)));
+    let api = &s.loads[2];
+    assert_eq!(api.drive.timeout, Some(Duration::from_secs(60)));
+    let LoadOp::Http(h) = &api.op else {
+        panic!("{:?}", api.op)
+    };
+    assert_eq!((h.method.as_str(), h.reuse), ("GET", true));
+    assert_eq!(h.headers, [("a".to_owned(), "1".to_owned())]);
+    let ids = |mode: Option<&str>| -> Vec<String> {
+        s.clone()
+            .plan(&PlanOptions {
+                mode: mode.map(str::to_owned),
+                ..Default::default()
+            })
+            .unwrap()
+            .loads
+            .into_iter()
+            .map(|l| l.id)
+            .collect()
+    };
+    assert_eq!(ids(None), ["closed", "api"]);
+    assert_eq!(ids(Some("full")), ["closed", "open"]);
+}
+
+#[test]
+fn a_suite_of_load_scenarios_only_is_valid() {
+    let s = parse_str("[[load]]\nid = \"x\"\nrun = \"true\"\ntotal = 1\n").unwrap();
+    assert!(s.steps.is_empty());
+    assert_eq!(s.plan(&PlanOptions::default()).unwrap().loads.len(), 1);
+}
+
+#[test]
+fn http_scenarios_refuse_what_only_commands_have() {
+    let e =
+        err("[[load]]\nid = \"x\"\nhttp = { url = \"http://h/\" }\ntotal = 1\nexpect_exit = 1\n");
+    assert!(
+        e.contains("has `expect_exit` but its operation is HTTP"),
+        "{e}"
+    );
+    assert!(e.contains("expect_status"), "{e}");
+    let e = err(
+        "[[load]]\nid = \"x\"\nhttp = { url = \"http://h/\" }\ntotal = 1\nenv = { A = \"1\" }\n",
+    );
+    assert!(e.contains("has `env` but its operation is HTTP"), "{e}");
+    let e =
+        err("[[load]]\nid = \"x\"\nrun = \"true\"\nhttp = { url = \"http://h/\" }\ntotal = 1\n");
+    assert!(e.contains("has both `run` and `http`"), "{e}");
+    let e = err("[[load]]\nid = \"x\"\nrun = \"true\"\ntotal = 1\nrate = 0\n");
+    assert!(e.contains("`rate` must be more than 0"), "{e}");
+    let e = err("[[load]]\nid = \"a.b\"\nrun = \"true\"\ntotal = 1\n");
+    assert!(
+        e.contains("load scenario id `a.b` is not valid") && e.contains("a_b"),
+        "{e}"
+    );
+}
