@@ -628,6 +628,36 @@ run = "docker rm -f $(docker ps -aq --filter label=benchmark.run={label}) >/dev/
 
 #[test]
 #[ignore = "needs a Docker daemon"]
+fn a_load_scenario_whose_operations_start_containers_has_them_monitored() {
+    let _lock = containers_lock();
+    let image = image();
+    let label = run_label("cli-load");
+    let b = bench().suite(&format!(
+        r#"
+[suite]
+runs = 1
+warmup = 0
+[monitor]
+interval = "50ms"
+docker = "on"
+[[load]]
+id = "containers"
+run = "docker run --rm --network none --label benchmark.probe=1 --label benchmark.run={label} {image} sleep 0.5"
+total = 4
+concurrency = 2
+"#
+    ));
+    b.run().code(0);
+    let run = run_receipt_in(&b.path("bench-out"), 1);
+    let l = &run.load[0];
+    assert_eq!((l.ops, l.succeeded), (4, 4), "{:?}", l.failure_samples);
+    let c = l.containers.as_ref().expect("containers monitored");
+    assert!(c.containers_peak >= 2, "{c:?}");
+    assert_eq!(labelled(&label), Vec::<String>::new());
+}
+
+#[test]
+#[ignore = "needs a Docker daemon"]
 fn probe_steps_report_every_phase_of_every_run_and_leave_nothing_behind() {
     let _lock = containers_lock();
     let b = bench().suite(&format!(
