@@ -60,8 +60,9 @@ impl Operation for CommandOp {
 
     fn worker(&self) -> Buffers {
         Buffers {
-            out: vec![0; 16 * 1024],
-            err: vec![0; 4 * 1024],
+            // Small: a worker per operation in flight, and only control lines matter.
+            out: vec![0; 4 * 1024],
+            err: vec![0; 1024],
             tail: Vec::with_capacity(STDERR_TAIL),
             scanner: ControlScanner::default(),
         }

@@ -1,7 +1,9 @@
 //! `[[load]]` scenarios through the real binary: receipts (schema-checked), phases
 //! stamped on arrival, failures by cause, gates, the open loop, interruption.
 
+#[cfg(target_os = "linux")]
 use std::process::Stdio;
+#[cfg(target_os = "linux")]
 use std::time::{Duration, Instant};
 
 use benchmark::load::Model;
