@@ -343,7 +343,7 @@ fn load(r: &super::Receipt) -> (Vec<(String, String)>, Vec<Case>) {
         if let Some(first) = l.failure_samples.first().filter(|_| l.succeeded > 0) {
             out.push_str(&format!("first failure: {first}\n"));
         }
-        let mut elapsed: Vec<f64> = r
+        let elapsed: Vec<f64> = r
             .runs
             .iter()
             .flat_map(|run| run.load.iter().filter(|x| x.id == l.id))

@@ -47,11 +47,6 @@ pub(crate) fn queued_at_capacity(l: &LoadSummary) -> bool {
     at_capacity_ms(l).is_some_and(|t| t > 0.0) || l.backlog_max.is_some_and(|b| b > 0)
 }
 
-/// The `complete` phase (every scenario that timed an operation has it, last).
-pub(crate) fn complete(l: &LoadSummary) -> Option<&LoadPhaseSummary> {
-    l.phases.iter().find(|p| p.name == crate::load::COMPLETE)
-}
-
 /// The columns of [`rows`].
 pub(crate) const HEADER: [&str; 13] = [
     "load",
@@ -130,7 +125,7 @@ mod tests {
         assert_eq!(failed(closed), "3 (exit:3 ×3)");
         assert_eq!(failed(open), "0");
         assert!(queued_at_capacity(open) && open.backlog_max == Some(30));
-        assert_eq!(complete(closed).map(|p| p.latency.count), Some(297));
+        assert_eq!(closed.phases.last().map(|p| p.latency.count), Some(297));
         // A row per phase; the scenario's cells once.
         let r = rows(closed, "create-runs");
         assert_eq!(r.len(), 3);
