@@ -177,7 +177,10 @@ mod tests {
         for line in text.lines() {
             assert_eq!(line.split(',').count(), columns, "{line}");
         }
-        assert!(text.contains("\napi,create-runs,,load.complete,ms,297,"), "{text}");
+        assert!(
+            text.contains("\napi,create-runs,,load.complete,ms,297,"),
+            "{text}"
+        );
         insta::assert_snapshot!(text);
     }
 

@@ -309,9 +309,7 @@ fn history(points: &[(usize, &Stats)], labels: &[String], unit: Option<&str>) ->
 fn percentiles(l: &crate::load::LoadSummary) -> String {
     const AT: [&str; 6] = ["p50", "p90", "p95", "p99", "p99.9", "max"];
     let points = |x: &crate::load::LatencyStats| {
-        [
-            x.p50_ms, x.p90_ms, x.p95_ms, x.p99_ms, x.p999_ms, x.max_ms,
-        ]
+        [x.p50_ms, x.p90_ms, x.p95_ms, x.p99_ms, x.p999_ms, x.max_ms]
     };
     let all: Vec<f64> = l
         .phases
@@ -361,7 +359,10 @@ fn percentiles(l: &crate::load::LoadSummary) -> String {
                 .draw_series(LineSeries::new(pts.clone(), colour.stroke_width(2)))
                 .map_err(|e| e.to_string())?;
             chart
-                .draw_series(pts.into_iter().map(|xy| Circle::new(xy, 4, colour.filled())))
+                .draw_series(
+                    pts.into_iter()
+                        .map(|xy| Circle::new(xy, 4, colour.filled())),
+                )
                 .map_err(|e| e.to_string())?;
         }
         for (i, p) in l.phases.iter().enumerate() {
@@ -405,12 +406,18 @@ fn load_section(s: &Summary) -> String {
         ));
         let mut facts = vec![
             format!("{} · {} operation", esc(&arrival(l)), esc(&l.operation)),
-            format!("<b>{}</b> operations over {} run(s), failed {failed_badge}", l.ops, l.runs),
+            format!(
+                "<b>{}</b> operations over {} run(s), failed {failed_badge}",
+                l.ops, l.runs
+            ),
         ];
         if let Some(t) = throughput(l) {
             facts.push(format!("<b>{}/s</b>", num(t)));
         }
-        facts.push(format!("max in flight {} of {}", l.max_in_flight, l.concurrency));
+        facts.push(format!(
+            "max in flight {} of {}",
+            l.max_in_flight, l.concurrency
+        ));
         if let Some(t) = at_capacity_ms(l) {
             facts.push(format!("at capacity {}", ms(t)));
         }

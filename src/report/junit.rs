@@ -464,7 +464,9 @@ mod tests {
         l.failures = [("timeout".to_owned(), l.ops)].into();
         let xml = render(&r);
         assert!(
-            xml.contains("<failure message=\"every one of 180 operation(s) failed (timeout ×180)\""),
+            xml.contains(
+                "<failure message=\"every one of 180 operation(s) failed (timeout ×180)\""
+            ),
             "{xml}"
         );
     }

@@ -78,9 +78,7 @@ pub(crate) fn rows(l: &LoadSummary, label: &str) -> Vec<Vec<String>> {
     let tail = vec![
         format!("{} of {}", l.max_in_flight, l.concurrency),
         l.backlog_max.map_or_else(dash, |b| b.to_string()),
-        l.start_lag
-            .as_ref()
-            .map_or_else(dash, |s| ms(s.p99_ms)),
+        l.start_lag.as_ref().map_or_else(dash, |s| ms(s.p99_ms)),
     ];
     let phase = |p: Option<&LoadPhaseSummary>| -> Vec<String> {
         match p {
@@ -91,7 +89,13 @@ pub(crate) fn rows(l: &LoadSummary, label: &str) -> Vec<Vec<String>> {
                 ms(p.latency.p99_ms),
                 ms(p.latency.max_ms),
             ],
-            None => vec![crate::load::COMPLETE.to_owned(), dash(), dash(), dash(), dash()],
+            None => vec![
+                crate::load::COMPLETE.to_owned(),
+                dash(),
+                dash(),
+                dash(),
+                dash(),
+            ],
         }
     };
     if l.phases.is_empty() {
