@@ -54,9 +54,9 @@ pub enum Format {
     Table,
     /// GitHub-flavoured Markdown, a step summary (also appended to $GITHUB_STEP_SUMMARY).
     Markdown,
-    /// One row per step and measure, its statistics in columns.
+    /// One row per step and measure (and load phase), its statistics in columns.
     Csv,
-    /// JUnit XML: each step and each gate a testcase.
+    /// JUnit XML: each step, each gate and each load scenario a testcase.
     Junit,
     /// OpenMetrics text (Prometheus, node_exporter's textfile collector).
     Openmetrics,
