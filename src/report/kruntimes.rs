@@ -1,7 +1,8 @@
 //! A receipt's load scenarios in the shape of the kruntimes load report: one JSON
 //! document, `{"scenarios": [...]}`, each scenario with its operations, concurrency,
 //! latency per phase (`schedule` and `dispatch` when the operation reports them,
-//! `complete` always), throughput, capacity and failures; camelCase keys, milliseconds.
+//! `complete` always, with a count of 0 and null values when no operation succeeded),
+//! throughput, capacity and failures; camelCase keys, milliseconds.
 //! A receipt without `[[load]]` has nothing to export and is refused. Pure.
 //!
 //! ```json
@@ -65,6 +66,13 @@ fn scenario(l: &LoadSummary) -> Value {
             }),
         );
     }
+    // `complete` always: with no successful operation, a count of 0 and no values.
+    if !latency.contains_key(crate::load::COMPLETE) {
+        latency.insert(
+            crate::load::COMPLETE.to_owned(),
+            json!({"count": 0, "minMs": null, "p50Ms": null, "p95Ms": null, "maxMs": null}),
+        );
+    }
     let per_run = l
         .throughput_per_s
         .as_ref()
@@ -118,6 +126,17 @@ mod tests {
         assert_eq!(poll["capacity"]["queuedAtCapacity"], true);
         assert_eq!(poll["capacity"]["backlogMax"], 30);
         assert_eq!(poll["throughput"]["perRun"].as_array().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn complete_is_there_when_nothing_succeeded() {
+        let mut s = crate::report::fixture::load_receipt().summary;
+        s.load[1].phases.clear();
+        let v = render(&s);
+        assert_eq!(
+            v["scenarios"][1]["latency"],
+            json!({"complete": {"count": 0, "minMs": null, "p50Ms": null, "p95Ms": null, "maxMs": null}})
+        );
     }
 
     #[test]
