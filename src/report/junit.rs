@@ -46,7 +46,8 @@ fn esc(s: &str) -> String {
 
 /// Seconds with three decimals, the form every reader accepts (Surefire's `time`).
 fn secs(ms: f64) -> String {
-    format!("{:.3}", (ms / 1000.0).max(0.0))
+    // `+ 0.0` turns -0.0 (the sum of no times) into 0.0: the schema refuses `-0.000`.
+    format!("{:.3}", (ms / 1000.0).max(0.0) + 0.0)
 }
 
 struct Case {
@@ -469,6 +470,12 @@ mod tests {
             ),
             "{xml}"
         );
+    }
+
+    #[test]
+    fn an_empty_suite_takes_no_negative_time() {
+        assert_eq!(secs([].iter().sum()), "0.000");
+        assert_eq!(secs(-0.0), "0.000");
     }
 
     #[test]
