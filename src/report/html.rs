@@ -619,24 +619,27 @@ pub fn render(receipts: &[super::Receipt]) -> String {
         h.push_str("</table>\n");
     }
 
-    h.push_str("<h2>Steps</h2>\n<div class=\"scroll\"><table>\n<tr><th>step</th><th class=\"n\">n</th><th class=\"n\">median<div class=\"sub\">min – max</div></th><th class=\"n\">mean<div class=\"sub\">95% CI</div></th><th class=\"n\">CV</th><th class=\"n\">CPU user + sys</th><th class=\"n\">peak memory</th><th class=\"n\">failed</th></tr>\n");
-    for st in &s.steps {
-        let w = st.wall_ms.as_ref();
-        let cpu = match (&st.cpu_user_ms, &st.cpu_sys_ms) {
-            (Some(u), Some(y)) => ms(u.mean + y.mean),
-            _ => "—".into(),
-        };
-        let mem = match (&st.cgroup_memory_peak_bytes, &st.peak_rss_bytes) {
-            (Some(t), _) => format!("{} (tree)", bytes(t.max as u64)),
-            (None, Some(p)) => format!("{} (process)", bytes(p.max as u64)),
-            _ => "—".into(),
-        };
-        let failed = if st.failures > 0 {
-            format!("<span class=\"badge bad\">{}</span>", st.failures)
-        } else {
-            "0".into()
-        };
-        h.push_str(&format!(
+    // A suite of load scenarios alone has no steps to show.
+    let steps_shown = !(s.steps.is_empty() && !s.load.is_empty());
+    if steps_shown {
+        h.push_str("<h2>Steps</h2>\n<div class=\"scroll\"><table>\n<tr><th>step</th><th class=\"n\">n</th><th class=\"n\">median<div class=\"sub\">min – max</div></th><th class=\"n\">mean<div class=\"sub\">95% CI</div></th><th class=\"n\">CV</th><th class=\"n\">CPU user + sys</th><th class=\"n\">peak memory</th><th class=\"n\">failed</th></tr>\n");
+        for st in &s.steps {
+            let w = st.wall_ms.as_ref();
+            let cpu = match (&st.cpu_user_ms, &st.cpu_sys_ms) {
+                (Some(u), Some(y)) => ms(u.mean + y.mean),
+                _ => "—".into(),
+            };
+            let mem = match (&st.cgroup_memory_peak_bytes, &st.peak_rss_bytes) {
+                (Some(t), _) => format!("{} (tree)", bytes(t.max as u64)),
+                (None, Some(p)) => format!("{} (process)", bytes(p.max as u64)),
+                _ => "—".into(),
+            };
+            let failed = if st.failures > 0 {
+                format!("<span class=\"badge bad\">{}</span>", st.failures)
+            } else {
+                "0".into()
+            };
+            h.push_str(&format!(
             "<tr><td class=\"name\"><code>{}</code>{}</td><td class=\"n\">{}</td><td class=\"n\"><b>{}</b>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{failed}</td></tr>\n",
             esc(&super::step_label(st)),
             if st.name != st.id {
@@ -665,59 +668,60 @@ pub fn render(receipts: &[super::Receipt]) -> String {
             cpu,
             esc(&mem),
         ));
-    }
-    h.push_str("</table></div>\n");
+        }
+        h.push_str("</table></div>\n");
 
-    h.push_str("<h2>Every run</h2>\n<div class=\"steps\">\n");
-    for st in &s.steps {
-        h.push_str(&format!(
-            "<div class=\"panel\">\n<h3><code>{}</code> {}</h3>\n",
-            esc(&super::step_label(st)),
-            esc(if st.name != st.id { &st.name } else { "" })
-        ));
-        match &st.wall_ms {
-            Some(w) if !w.samples.is_empty() => {
-                h.push_str(&format!(
+        h.push_str("<h2>Every run</h2>\n<div class=\"steps\">\n");
+        for st in &s.steps {
+            h.push_str(&format!(
+                "<div class=\"panel\">\n<h3><code>{}</code> {}</h3>\n",
+                esc(&super::step_label(st)),
+                esc(if st.name != st.id { &st.name } else { "" })
+            ));
+            match &st.wall_ms {
+                Some(w) if !w.samples.is_empty() => {
+                    h.push_str(&format!(
                     "<p>wall time of each run (dots), median {} (line), 95% interval of the mean (band)</p>\n",
                     ms(w.median)
                 ));
-                h.push_str(&distribution(w));
+                    h.push_str(&distribution(w));
+                }
+                Some(_) => h.push_str("<p>this receipt has no samples (schema version 1)</p>\n"),
+                None => h.push_str("<p>no successful run</p>\n"),
             }
-            Some(_) => h.push_str("<p>this receipt has no samples (schema version 1)</p>\n"),
-            None => h.push_str("<p>no successful run</p>\n"),
-        }
-        if !st.phases.is_empty() {
-            h.push_str("<p>phases: median start and duration</p>\n");
-            h.push_str(&phases(st));
-        }
-        if !st.metrics.is_empty() {
-            h.push_str("<p>");
-            let items: Vec<String> = st
-                .metrics
-                .iter()
-                .map(|(name, m)| {
-                    format!(
-                        "metric <code>{}</code>: median <b>{}</b> (n={})",
-                        esc(name),
-                        esc(&value(m.stats.median, m.unit.as_deref())),
-                        m.stats.n
-                    )
-                })
-                .collect();
-            h.push_str(&items.join(" · "));
-            h.push_str("</p>\n");
-        }
-        if let Some((run, rec)) = super::failures(r, st).next() {
-            h.push_str(&format!(
+            if !st.phases.is_empty() {
+                h.push_str("<p>phases: median start and duration</p>\n");
+                h.push_str(&phases(st));
+            }
+            if !st.metrics.is_empty() {
+                h.push_str("<p>");
+                let items: Vec<String> = st
+                    .metrics
+                    .iter()
+                    .map(|(name, m)| {
+                        format!(
+                            "metric <code>{}</code>: median <b>{}</b> (n={})",
+                            esc(name),
+                            esc(&value(m.stats.median, m.unit.as_deref())),
+                            m.stats.n
+                        )
+                    })
+                    .collect();
+                h.push_str(&items.join(" · "));
+                h.push_str("</p>\n");
+            }
+            if let Some((run, rec)) = super::failures(r, st).next() {
+                h.push_str(&format!(
                 "<p>failed in {} run(s); run {run} ended with exit status {}:</p>\n<pre>{}</pre>\n",
                 st.failures,
                 rec.exit_code,
                 esc(&rec.output_tail.as_deref().unwrap_or_default().join("\n"))
             ));
+            }
+            h.push_str("</div>\n");
         }
         h.push_str("</div>\n");
     }
-    h.push_str("</div>\n");
 
     if !s.load.is_empty() {
         h.push_str(&load_section(s));

@@ -153,28 +153,32 @@ pub fn render(r: &super::Receipt) -> String {
         ));
         out.push('\n');
     }
-    out.push_str("### Steps\n\n");
-    let rows: Vec<Vec<String>> = s.steps.iter().map(step_row).collect();
-    out.push_str(&table(
-        &[
-            "step",
-            "n",
-            "median",
-            "mean",
-            "95% CI of mean",
-            "min – max",
-            "CV",
-            "user CPU",
-            "sys CPU",
-            "peak memory",
-            "failed",
-        ],
-        &[
-            "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:",
-        ],
-        &rows,
-    ));
-    out.push('\n');
+    // A suite of load scenarios alone has no steps to show.
+    if !(s.steps.is_empty() && !s.load.is_empty()) {
+        out.push_str("### Steps\n\n");
+        let rows: Vec<Vec<String>> = s.steps.iter().map(step_row).collect();
+        out.push_str(&table(
+            &[
+                "step",
+                "n",
+                "median",
+                "mean",
+                "95% CI of mean",
+                "min – max",
+                "CV",
+                "user CPU",
+                "sys CPU",
+                "peak memory",
+                "failed",
+            ],
+            &[
+                "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:",
+                "---:",
+            ],
+            &rows,
+        ));
+        out.push('\n');
+    }
     let extra: Vec<Vec<String>> = s
         .steps
         .iter()
@@ -398,6 +402,14 @@ mod tests {
     #[test]
     fn load_markdown_snapshot() {
         insta::assert_snapshot!(render(&crate::report::fixture::load_receipt()));
+    }
+
+    #[test]
+    fn load_alone_shows_no_empty_steps_table() {
+        let mut r = crate::report::fixture::load_receipt();
+        r.summary.steps.clear();
+        let md = render(&r);
+        assert!(!md.contains("### Steps") && md.contains("### Load"), "{md}");
     }
 
     #[test]
