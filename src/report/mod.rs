@@ -3,7 +3,7 @@
 //! Progress display lives in [`progress`].
 //!
 //! Every format shows a summary's load scenarios (`[[load]]`) when it has some and says
-//! nothing of them when it has none; [`load`] holds what the formats say alike. One
+//! nothing of them when it has none; `report::load` holds what the formats say alike. One
 //! format is for load alone: `--format kruntimes` ([`kruntimes`]) exports each scenario
 //! as the kruntimes load report does (JSON, camelCase: operations, concurrency, latency
 //! per phase, throughput, capacity, failures) and refuses a receipt without `[[load]]`.
@@ -69,7 +69,7 @@ pub enum Format {
     /// github-action-benchmark `customBiggerIsBetter` JSON (the higher-is-better metrics).
     GabBigger,
     /// The load scenarios as a kruntimes load report (JSON: per scenario its operations,
-    /// latency per phase, throughput, capacity, failures); a receipt without [[load]] is
+    /// latency per phase, throughput, capacity, failures); a receipt without `[[load]]` is
     /// refused.
     Kruntimes,
     /// The receipt (or comparison) itself, as JSON.
