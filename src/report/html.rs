@@ -620,7 +620,7 @@ pub fn render(receipts: &[super::Receipt]) -> String {
     }
 
     // A suite of load scenarios alone has no steps to show.
-    let steps_shown = !(s.steps.is_empty() && !s.load.is_empty());
+    let steps_shown = !s.steps.is_empty() || s.load.is_empty();
     if steps_shown {
         h.push_str("<h2>Steps</h2>\n<div class=\"scroll\"><table>\n<tr><th>step</th><th class=\"n\">n</th><th class=\"n\">median<div class=\"sub\">min – max</div></th><th class=\"n\">mean<div class=\"sub\">95% CI</div></th><th class=\"n\">CV</th><th class=\"n\">CPU user + sys</th><th class=\"n\">peak memory</th><th class=\"n\">failed</th></tr>\n");
         for st in &s.steps {

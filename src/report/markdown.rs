@@ -154,7 +154,7 @@ pub fn render(r: &super::Receipt) -> String {
         out.push('\n');
     }
     // A suite of load scenarios alone has no steps to show.
-    if !(s.steps.is_empty() && !s.load.is_empty()) {
+    if !s.steps.is_empty() || s.load.is_empty() {
         out.push_str("### Steps\n\n");
         let rows: Vec<Vec<String>> = s.steps.iter().map(step_row).collect();
         out.push_str(&table(
