@@ -59,6 +59,8 @@ pub(crate) fn observed(g: &GateResult) -> String {
     let unit = g.unit.as_deref().unwrap_or("");
     match g.observed {
         Some(o) if unit == "ms" => ms(o),
+        // Load gates judge latency in seconds.
+        Some(o) if unit == "s" => ms(o * 1000.0),
         Some(o) => format!("{} {unit}", num(o)).trim_end().to_owned(),
         None => "—".to_owned(),
     }
