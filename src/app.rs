@@ -40,7 +40,8 @@ enum Command {
     /// step and measure, whether NEW regressed, improved or is unchanged against BASE.
     Compare(CompareArgs),
     /// Render receipts (perf.json, summary_<UTC>.json, or output directories) as a
-    /// report: table, markdown, csv, junit, openmetrics, html, bmf, gab, gab-bigger, json.
+    /// report: table, markdown, csv, junit, openmetrics, html, bmf, gab, gab-bigger,
+    /// kruntimes (load scenarios only), json.
     Report(ReportArgs),
     /// Turn another tool's results (criterion, go test -bench, hyperfine, libtest) into a
     /// summary receipt (perf.json) that gates, compare and reports read like a run's.

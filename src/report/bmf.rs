@@ -1,7 +1,11 @@
 //! A receipt in Bencher Metric Format (BMF) JSON, for `bencher run --adapter json`: per
 //! benchmark (a step, a step's phase) its measures, each the mean with its 95% interval.
 //! Times are `latency` in nanoseconds, Bencher's built-in measure; the others are named
-//! by slug in their own unit (bytes, a metric's unit). Pure.
+//! by slug in their own unit (bytes, a metric's unit). A load scenario is a benchmark
+//! `SUITE::load::ID` with its `throughput` (operations per second, Bencher's built-in
+//! higher-is-better measure: the mean over runs with its interval), and each of its
+//! phases `SUITE::load::ID::PHASE` its `latency`: the p95 over every run's operations,
+//! bounded by the lowest and highest run's p95. Pure.
 
 use serde_json::{Map, Value, json};
 
@@ -74,6 +78,26 @@ pub fn render(s: &crate::receipt::Summary) -> Value {
             );
         }
     }
+    for l in &s.load {
+        let key = format!("{}::load::{}", s.suite.name, l.id);
+        if let Some(t) = &l.throughput_per_s {
+            benches.insert(key.clone(), json!({ "throughput": metric(t, 1.0) }));
+        }
+        for p in &l.phases {
+            // Whole nanoseconds: the histograms keep microseconds.
+            let ns = |v: f64| (v * NS_PER_MS).round();
+            let mut m = Map::new();
+            m.insert("value".into(), json!(ns(p.latency.p95_ms)));
+            if p.p95_ms.n > 1 {
+                m.insert("lower_value".into(), json!(ns(p.p95_ms.min)));
+                m.insert("upper_value".into(), json!(ns(p.p95_ms.max)));
+            }
+            benches.insert(
+                format!("{key}::{}", p.name),
+                json!({ "latency": Value::Object(m) }),
+            );
+        }
+    }
     Value::Object(benches)
 }
 
@@ -84,6 +108,11 @@ mod tests {
     #[test]
     fn bmf_snapshot() {
         insta::assert_json_snapshot!(render(&crate::report::fixture::receipt().summary));
+    }
+
+    #[test]
+    fn load_bmf_snapshot() {
+        insta::assert_json_snapshot!(render(&crate::report::fixture::load_receipt().summary));
     }
 
     #[test]

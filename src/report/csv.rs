@@ -1,5 +1,9 @@
 //! A receipt as CSV (RFC 4180): one row per step and measure, its statistics in columns,
-//! numbers in the measure's own unit, unrounded. Pure.
+//! numbers in the measure's own unit, unrounded. A load scenario's rows follow, its id in
+//! the `step` column and measures named as its gates name them: `load.PHASE` (latency
+//! over every run's operations: `n` the operations timed, `median` their p50; no
+//! interval), `load.start_lag` (open loop), `load.throughput` and `load.at_capacity`
+//! (one sample per run); `failures` is its failed operations. Pure.
 
 use crate::stats::Stats;
 
@@ -25,6 +29,38 @@ impl super::Exporter for Exporter {
                     step.failures.to_string(),
                 ];
                 out.push_str(&row.join(","));
+                out.push('\n');
+            }
+        }
+        for l in &s.load {
+            let row = |measure: &str, unit: &str, stats: String| {
+                [
+                    field(&s.suite.name),
+                    field(&l.id),
+                    String::new(),
+                    field(measure),
+                    field(unit),
+                    stats,
+                    l.failed.to_string(),
+                ]
+                .join(",")
+            };
+            let lags = l.start_lag.iter().map(|x| ("start_lag", x));
+            for (name, x) in l
+                .phases
+                .iter()
+                .map(|p| (p.name.as_str(), &p.latency))
+                .chain(lags)
+            {
+                out.push_str(&row(&format!("load.{name}"), "ms", latency(x)));
+                out.push('\n');
+            }
+            if let Some(t) = &l.throughput_per_s {
+                out.push_str(&row("load.throughput", "ops/s", stats(t)));
+                out.push('\n');
+            }
+            if let Some(t) = &l.at_capacity_ms {
+                out.push_str(&row("load.at_capacity", "ms", stats(t)));
                 out.push('\n');
             }
         }
@@ -95,6 +131,28 @@ fn stats(s: &Stats) -> String {
     .join(",")
 }
 
+/// A latency distribution in the columns of [`stats`]: the median is its p50, and it has
+/// no interval of a mean.
+fn latency(x: &crate::load::LatencyStats) -> String {
+    let cv = (x.mean_ms != 0.0).then(|| x.stddev_ms / x.mean_ms);
+    [
+        x.count.to_string(),
+        x.mean_ms.to_string(),
+        x.p50_ms.to_string(),
+        x.min_ms.to_string(),
+        x.max_ms.to_string(),
+        x.stddev_ms.to_string(),
+        opt(cv),
+        x.p50_ms.to_string(),
+        x.p90_ms.to_string(),
+        x.p95_ms.to_string(),
+        x.p99_ms.to_string(),
+        String::new(),
+        String::new(),
+    ]
+    .join(",")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +166,21 @@ mod tests {
         for line in text.lines() {
             assert_eq!(line.split(',').count(), columns, "{line}");
         }
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn load_csv_snapshot() {
+        let out = Exporter.receipts(&[crate::report::fixture::load_receipt()]);
+        let text = String::from_utf8(out).unwrap();
+        let columns = HEADER.split(',').count();
+        for line in text.lines() {
+            assert_eq!(line.split(',').count(), columns, "{line}");
+        }
+        assert!(
+            text.contains("\napi,create-runs,,load.complete,ms,297,"),
+            "{text}"
+        );
         insta::assert_snapshot!(text);
     }
 

@@ -1,8 +1,9 @@
 //! Receipts as one self-contained HTML page: no script, no network (a Content Security
 //! Policy forbids it), SVG charts drawn with plotters. Per step the wall time of every
 //! run with its median and interval, and its phases; the targets table; the steps; the
-//! warnings and the environment. Given several receipts (oldest first), each measure's
-//! median over them with its 95% interval. Pure.
+//! warnings and the environment; per load scenario its figures, a table of its phases'
+//! percentiles and a chart of them. Given several receipts (oldest first), each
+//! measure's median over them with its 95% interval. Pure.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -304,6 +305,175 @@ fn history(points: &[(usize, &Stats)], labels: &[String], unit: Option<&str>) ->
     })
 }
 
+/// A load scenario's latency percentiles, one line per phase (p50 to max across).
+fn percentiles(l: &crate::load::LoadSummary) -> String {
+    const AT: [&str; 6] = ["p50", "p90", "p95", "p99", "p99.9", "max"];
+    let points = |x: &crate::load::LatencyStats| {
+        [x.p50_ms, x.p90_ms, x.p95_ms, x.p99_ms, x.p999_ms, x.max_ms]
+    };
+    let all: Vec<f64> = l
+        .phases
+        .iter()
+        .flat_map(|p| points(&p.latency))
+        .filter(|v| *v > 0.0)
+        .collect();
+    let (lo, hi) = span(all.iter().copied());
+    let hi = hi.max(lo + 1e-6);
+    let rows = l.phases.len().div_ceil(3) as u32;
+    svg((560, 250 + 22 * rows), |root| {
+        let (plot, legend) = root.split_vertically(240);
+        let mut chart = ChartBuilder::on(&plot)
+            .margin(12)
+            .x_label_area_size(30)
+            .y_label_area_size(80)
+            .build_cartesian_2d(-0.3f64..5.3f64, lo..hi)
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .light_line_style(GRID.mix(0.0))
+            .bold_line_style(GRID)
+            .axis_style(MUTED)
+            .x_labels(6)
+            .x_label_formatter(&|x| {
+                let i = x.round();
+                if (x - i).abs() < 1e-6 && (0.0..6.0).contains(&i) {
+                    AT[i as usize].to_owned()
+                } else {
+                    String::new()
+                }
+            })
+            .y_labels(5)
+            .y_label_formatter(&|y| if *y == 0.0 { "0".into() } else { ms(*y) })
+            .label_style((FONT, 17).into_font().color(&MUTED))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        for (i, p) in l.phases.iter().enumerate() {
+            let colour = PALETTE[i % PALETTE.len()];
+            let pts: Vec<(f64, f64)> = points(&p.latency)
+                .into_iter()
+                .enumerate()
+                .map(|(k, v)| (k as f64, v))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(pts.clone(), colour.stroke_width(2)))
+                .map_err(|e| e.to_string())?;
+            chart
+                .draw_series(
+                    pts.into_iter()
+                        .map(|xy| Circle::new(xy, 4, colour.filled())),
+                )
+                .map_err(|e| e.to_string())?;
+        }
+        for (i, p) in l.phases.iter().enumerate() {
+            let x = 16 + (i as i32 % 3) * 180;
+            let y = 2 + (i as i32 / 3) * 22;
+            legend
+                .draw(&Rectangle::new(
+                    [(x, y), (x + 12, y + 12)],
+                    PALETTE[i % PALETTE.len()].filled(),
+                ))
+                .map_err(|e| e.to_string())?;
+            legend
+                .draw(&Text::new(
+                    p.name.clone(),
+                    (x + 18, y),
+                    (FONT, 18).into_font().color(&INK),
+                ))
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    })
+}
+
+/// The load section: per scenario its figures, its phases' percentiles as a table and a
+/// chart, and what its failed operations said.
+fn load_section(s: &Summary) -> String {
+    use super::load::{arrival, at_capacity_ms, failed, throughput};
+    let mut h = String::from(
+        "<h2>Load</h2>\n<p class=\"muted\">Latency over every run's operations, from each one's start (open loop: from when it was due); throughput and time at capacity: the median over runs.</p>\n<div class=\"loads\">\n",
+    );
+    for l in &s.load {
+        let failed_badge = if l.failed > 0 {
+            format!("<span class=\"badge bad\">{}</span>", esc(&failed(l)))
+        } else {
+            "0".to_owned()
+        };
+        h.push_str(&format!(
+            "<div class=\"panel\">\n<h3><code>{}</code> {}</h3>\n",
+            esc(&l.id),
+            esc(if l.name != l.id { &l.name } else { "" })
+        ));
+        let mut facts = vec![
+            format!("{} · {} operation", esc(&arrival(l)), esc(&l.operation)),
+            format!(
+                "<b>{}</b> operations over {} run(s), failed {failed_badge}",
+                l.ops, l.runs
+            ),
+        ];
+        if let Some(t) = throughput(l) {
+            facts.push(format!("<b>{}/s</b>", num(t)));
+        }
+        facts.push(format!(
+            "max in flight {} of {}",
+            l.max_in_flight, l.concurrency
+        ));
+        if let Some(t) = at_capacity_ms(l) {
+            facts.push(format!("at capacity {}", ms(t)));
+        }
+        if let Some(b) = l.backlog_max {
+            facts.push(format!("backlog max {b}"));
+        }
+        if let Some(x) = &l.start_lag {
+            facts.push(format!("start lag p99 {}", ms(x.p99_ms)));
+        }
+        h.push_str(&format!("<p>{}</p>\n", facts.join(" · ")));
+        h.push_str("<div class=\"scroll\"><table>\n<tr><th>phase</th><th class=\"n\">n</th><th class=\"n\">min</th><th class=\"n\">p50</th><th class=\"n\">p90</th><th class=\"n\">p95</th><th class=\"n\">p99</th><th class=\"n\">p99.9</th><th class=\"n\">max</th></tr>\n");
+        let lag = l.start_lag.as_ref().map(|x| ("start lag", x));
+        for (name, x) in l
+            .phases
+            .iter()
+            .map(|p| (p.name.as_str(), &p.latency))
+            .chain(lag)
+        {
+            h.push_str(&format!(
+                "<tr><td><code>{}</code></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\"><b>{}</b></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>\n",
+                esc(name),
+                x.count,
+                ms(x.min_ms),
+                ms(x.p50_ms),
+                ms(x.p90_ms),
+                ms(x.p95_ms),
+                ms(x.p99_ms),
+                ms(x.p999_ms),
+                ms(x.max_ms)
+            ));
+        }
+        h.push_str("</table></div>\n");
+        if l.phases.is_empty() {
+            h.push_str("<p>no operation succeeded: nothing timed</p>\n");
+        } else {
+            h.push_str("<p>each phase's percentiles</p>\n");
+            h.push_str(&percentiles(l));
+        }
+        if !l.failure_samples.is_empty() {
+            let mut samples: Vec<&str> = Vec::new();
+            for f in &l.failure_samples {
+                if !samples.contains(&f.as_str()) {
+                    samples.push(f);
+                }
+            }
+            h.push_str(&format!(
+                "<p>what the failed operations said:</p>\n<pre>{}</pre>\n",
+                esc(&samples.join("\n"))
+            ));
+        }
+        h.push_str("</div>\n");
+    }
+    h.push_str("</div>\n");
+    h
+}
+
 const STYLE: &str = r#"
 :root{--ink:#1f2937;--muted:#6b7280;--line:#e5e7eb;--bg:#f8fafc;--accent:#2563eb;
 --ok:#15803d;--okbg:#dcfce7;--bad:#b91c1c;--badbg:#fee2e2;--warn:#a16207;--warnbg:#fef9c3}
@@ -332,6 +502,7 @@ th{background:#f1f5f9;font-size:13px;color:#374151}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 tr:last-child td{border-bottom:0}
 .steps{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:16px}
+.loads .panel{margin-bottom:16px}
 .panel{background:#fff;border:1px solid var(--line);border-radius:10px;padding:16px}
 .panel p{margin:4px 0 8px;color:var(--muted);font-size:13px}
 svg{max-width:100%;height:auto;display:block}
@@ -423,8 +594,9 @@ pub fn render(receipts: &[super::Receipt]) -> String {
         ),
         (s.warnings.len().to_string(), "warnings"),
     ];
+    let load_card = (!s.load.is_empty()).then(|| (s.load.len().to_string(), "load scenarios"));
     h.push_str("<section class=\"cards\">\n");
-    for (big, small) in cards {
+    for (big, small) in cards.into_iter().chain(load_card) {
         h.push_str(&format!(
             "<div class=\"card\"><b>{}</b><span>{small}</span></div>\n",
             esc(&big)
@@ -447,24 +619,27 @@ pub fn render(receipts: &[super::Receipt]) -> String {
         h.push_str("</table>\n");
     }
 
-    h.push_str("<h2>Steps</h2>\n<div class=\"scroll\"><table>\n<tr><th>step</th><th class=\"n\">n</th><th class=\"n\">median<div class=\"sub\">min – max</div></th><th class=\"n\">mean<div class=\"sub\">95% CI</div></th><th class=\"n\">CV</th><th class=\"n\">CPU user + sys</th><th class=\"n\">peak memory</th><th class=\"n\">failed</th></tr>\n");
-    for st in &s.steps {
-        let w = st.wall_ms.as_ref();
-        let cpu = match (&st.cpu_user_ms, &st.cpu_sys_ms) {
-            (Some(u), Some(y)) => ms(u.mean + y.mean),
-            _ => "—".into(),
-        };
-        let mem = match (&st.cgroup_memory_peak_bytes, &st.peak_rss_bytes) {
-            (Some(t), _) => format!("{} (tree)", bytes(t.max as u64)),
-            (None, Some(p)) => format!("{} (process)", bytes(p.max as u64)),
-            _ => "—".into(),
-        };
-        let failed = if st.failures > 0 {
-            format!("<span class=\"badge bad\">{}</span>", st.failures)
-        } else {
-            "0".into()
-        };
-        h.push_str(&format!(
+    // A suite of load scenarios alone has no steps to show.
+    let steps_shown = !s.steps.is_empty() || s.load.is_empty();
+    if steps_shown {
+        h.push_str("<h2>Steps</h2>\n<div class=\"scroll\"><table>\n<tr><th>step</th><th class=\"n\">n</th><th class=\"n\">median<div class=\"sub\">min – max</div></th><th class=\"n\">mean<div class=\"sub\">95% CI</div></th><th class=\"n\">CV</th><th class=\"n\">CPU user + sys</th><th class=\"n\">peak memory</th><th class=\"n\">failed</th></tr>\n");
+        for st in &s.steps {
+            let w = st.wall_ms.as_ref();
+            let cpu = match (&st.cpu_user_ms, &st.cpu_sys_ms) {
+                (Some(u), Some(y)) => ms(u.mean + y.mean),
+                _ => "—".into(),
+            };
+            let mem = match (&st.cgroup_memory_peak_bytes, &st.peak_rss_bytes) {
+                (Some(t), _) => format!("{} (tree)", bytes(t.max as u64)),
+                (None, Some(p)) => format!("{} (process)", bytes(p.max as u64)),
+                _ => "—".into(),
+            };
+            let failed = if st.failures > 0 {
+                format!("<span class=\"badge bad\">{}</span>", st.failures)
+            } else {
+                "0".into()
+            };
+            h.push_str(&format!(
             "<tr><td class=\"name\"><code>{}</code>{}</td><td class=\"n\">{}</td><td class=\"n\"><b>{}</b>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{failed}</td></tr>\n",
             esc(&super::step_label(st)),
             if st.name != st.id {
@@ -493,59 +668,64 @@ pub fn render(receipts: &[super::Receipt]) -> String {
             cpu,
             esc(&mem),
         ));
-    }
-    h.push_str("</table></div>\n");
+        }
+        h.push_str("</table></div>\n");
 
-    h.push_str("<h2>Every run</h2>\n<div class=\"steps\">\n");
-    for st in &s.steps {
-        h.push_str(&format!(
-            "<div class=\"panel\">\n<h3><code>{}</code> {}</h3>\n",
-            esc(&super::step_label(st)),
-            esc(if st.name != st.id { &st.name } else { "" })
-        ));
-        match &st.wall_ms {
-            Some(w) if !w.samples.is_empty() => {
-                h.push_str(&format!(
+        h.push_str("<h2>Every run</h2>\n<div class=\"steps\">\n");
+        for st in &s.steps {
+            h.push_str(&format!(
+                "<div class=\"panel\">\n<h3><code>{}</code> {}</h3>\n",
+                esc(&super::step_label(st)),
+                esc(if st.name != st.id { &st.name } else { "" })
+            ));
+            match &st.wall_ms {
+                Some(w) if !w.samples.is_empty() => {
+                    h.push_str(&format!(
                     "<p>wall time of each run (dots), median {} (line), 95% interval of the mean (band)</p>\n",
                     ms(w.median)
                 ));
-                h.push_str(&distribution(w));
+                    h.push_str(&distribution(w));
+                }
+                Some(_) => h.push_str("<p>this receipt has no samples (schema version 1)</p>\n"),
+                None => h.push_str("<p>no successful run</p>\n"),
             }
-            Some(_) => h.push_str("<p>this receipt has no samples (schema version 1)</p>\n"),
-            None => h.push_str("<p>no successful run</p>\n"),
-        }
-        if !st.phases.is_empty() {
-            h.push_str("<p>phases: median start and duration</p>\n");
-            h.push_str(&phases(st));
-        }
-        if !st.metrics.is_empty() {
-            h.push_str("<p>");
-            let items: Vec<String> = st
-                .metrics
-                .iter()
-                .map(|(name, m)| {
-                    format!(
-                        "metric <code>{}</code>: median <b>{}</b> (n={})",
-                        esc(name),
-                        esc(&value(m.stats.median, m.unit.as_deref())),
-                        m.stats.n
-                    )
-                })
-                .collect();
-            h.push_str(&items.join(" · "));
-            h.push_str("</p>\n");
-        }
-        if let Some((run, rec)) = super::failures(r, st).next() {
-            h.push_str(&format!(
+            if !st.phases.is_empty() {
+                h.push_str("<p>phases: median start and duration</p>\n");
+                h.push_str(&phases(st));
+            }
+            if !st.metrics.is_empty() {
+                h.push_str("<p>");
+                let items: Vec<String> = st
+                    .metrics
+                    .iter()
+                    .map(|(name, m)| {
+                        format!(
+                            "metric <code>{}</code>: median <b>{}</b> (n={})",
+                            esc(name),
+                            esc(&value(m.stats.median, m.unit.as_deref())),
+                            m.stats.n
+                        )
+                    })
+                    .collect();
+                h.push_str(&items.join(" · "));
+                h.push_str("</p>\n");
+            }
+            if let Some((run, rec)) = super::failures(r, st).next() {
+                h.push_str(&format!(
                 "<p>failed in {} run(s); run {run} ended with exit status {}:</p>\n<pre>{}</pre>\n",
                 st.failures,
                 rec.exit_code,
                 esc(&rec.output_tail.as_deref().unwrap_or_default().join("\n"))
             ));
+            }
+            h.push_str("</div>\n");
         }
         h.push_str("</div>\n");
     }
-    h.push_str("</div>\n");
+
+    if !s.load.is_empty() {
+        h.push_str(&load_section(s));
+    }
 
     if receipts.len() > 1 {
         h.push_str(&history_section(receipts));
@@ -685,5 +865,20 @@ mod tests {
         let page = render(&[r, older]);
         assert!(page.contains("Over time"));
         assert!(page.matches("<svg").count() > 3);
+    }
+
+    #[test]
+    fn load_scenarios_have_their_section_and_charts() {
+        let plain = render(&[crate::report::fixture::receipt()]);
+        assert!(!plain.contains("<h2>Load</h2>"));
+        let page = render(&[crate::report::fixture::load_receipt()]);
+        assert!(page.contains("<h2>Load</h2>"), "{page}");
+        assert!(page.contains("<b>141.9/s</b>"), "{page}");
+        assert!(page.contains("3 (exit:3 ×3)"), "{page}");
+        assert!(page.contains("backlog max 30"), "{page}");
+        assert!(page.contains("<td><code>start lag</code></td>"), "{page}");
+        assert!(page.contains("operation 7: exit:3: exited with 3"));
+        // One distribution for the step, one percentile chart per scenario.
+        assert_eq!(page.matches("<svg").count(), 3, "{page}");
     }
 }

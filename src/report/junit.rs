@@ -1,7 +1,11 @@
 //! A receipt as JUnit XML (the dialect Jenkins, GitLab and GitHub test reporters read):
 //! a test suite of steps and one of gates. A step that failed in some run is a failure
 //! carrying the exit status and the output tail; a gate that failed is a failure carrying
-//! its observed value and threshold; a gate not measured is skipped. Pure.
+//! its observed value and threshold; a gate not measured is skipped. Load scenarios are a
+//! third test suite, a testcase each: its figures in the testcase's output and, for
+//! machines, as the suite's properties (`SCENARIO.PHASE.p95_ms`, …; the schema has no
+//! properties on a testcase). Failed operations are figures, not a failure (a gate judges
+//! them); a scenario none of whose operations succeeded is a failure. Pure.
 
 use crate::format::ms;
 use crate::verdict::slo::{GateStatus, Severity};
@@ -42,7 +46,8 @@ fn esc(s: &str) -> String {
 
 /// Seconds with three decimals, the form every reader accepts (Surefire's `time`).
 fn secs(ms: f64) -> String {
-    format!("{:.3}", (ms / 1000.0).max(0.0))
+    // `+ 0.0` turns -0.0 (the sum of no times) into 0.0: the schema refuses `-0.000`.
+    format!("{:.3}", (ms / 1000.0).max(0.0) + 0.0)
 }
 
 struct Case {
@@ -54,7 +59,13 @@ struct Case {
     out: String,
 }
 
-fn suite(name: &str, timestamp: &str, host: Option<&str>, cases: &[Case]) -> String {
+fn suite(
+    name: &str,
+    timestamp: &str,
+    host: Option<&str>,
+    properties: &[(String, String)],
+    cases: &[Case],
+) -> String {
     let count = |k: &str| {
         cases
             .iter()
@@ -77,6 +88,17 @@ fn suite(name: &str, timestamp: &str, host: Option<&str>, cases: &[Case]) -> Str
         host.map(|h| format!(" hostname=\"{}\"", esc(h)))
             .unwrap_or_default()
     );
+    if !properties.is_empty() {
+        s.push_str("    <properties>\n");
+        for (k, v) in properties {
+            s.push_str(&format!(
+                "      <property name=\"{}\" value=\"{}\"/>\n",
+                esc(k),
+                esc(v)
+            ));
+        }
+        s.push_str("    </properties>\n");
+    }
     for c in cases {
         s.push_str(&format!(
             "    <testcase name=\"{}\" classname=\"{}\" time=\"{}\">\n",
@@ -216,18 +238,143 @@ pub fn render(r: &super::Receipt) -> String {
         })
         .collect();
     let host = s.environment.hostname.as_deref();
-    let mut body = suite(&format!("{suite_name}: steps"), &s.started_at, host, &steps);
+    let mut body = suite(
+        &format!("{suite_name}: steps"),
+        &s.started_at,
+        host,
+        &[],
+        &steps,
+    );
     let mut totals_ = vec![totals("steps", &steps)];
     if !gates.is_empty() {
         body.push_str(&suite(
             &format!("{suite_name}: gates"),
             &s.started_at,
             host,
+            &[],
             &gates,
         ));
         totals_.push(totals("gates", &gates));
     }
+    if !s.load.is_empty() {
+        let (properties, cases) = load(r);
+        body.push_str(&suite(
+            &format!("{suite_name}: load"),
+            &s.started_at,
+            host,
+            &properties,
+            &cases,
+        ));
+        totals_.push(totals("load", &cases));
+    }
     document(&format!("benchmark {suite_name}"), &totals_, &body)
+}
+
+/// The load suite: its properties (each scenario's figures by name) and a testcase per
+/// scenario, timed by its median duration in the run receipts (0 without them).
+fn load(r: &super::Receipt) -> (Vec<(String, String)>, Vec<Case>) {
+    use super::load::{arrival, causes, throughput};
+    let s = &r.summary;
+    let mut properties = Vec::new();
+    let mut cases = Vec::new();
+    for l in &s.load {
+        let mut prop = |k: &str, v: String| properties.push((format!("{}.{k}", l.id), v));
+        prop("ops", l.ops.to_string());
+        prop("failed", l.failed.to_string());
+        if let Some(t) = throughput(l) {
+            prop("throughput_per_s", t.to_string());
+        }
+        for p in &l.phases {
+            let x = &p.latency;
+            for (stat, v) in [
+                ("p50_ms", x.p50_ms),
+                ("p95_ms", x.p95_ms),
+                ("p99_ms", x.p99_ms),
+                ("max_ms", x.max_ms),
+            ] {
+                prop(&format!("{}.{stat}", p.name), v.to_string());
+            }
+        }
+        prop("max_in_flight", l.max_in_flight.to_string());
+        if let Some(b) = l.backlog_max {
+            prop("backlog_max", b.to_string());
+        }
+        if let Some(x) = &l.start_lag {
+            prop("start_lag.p99_ms", x.p99_ms.to_string());
+        }
+
+        let mut out = format!(
+            "{} ops ({}, concurrency {}) over {} run(s), {} failed",
+            l.ops,
+            arrival(l),
+            l.concurrency,
+            l.runs,
+            l.failed
+        );
+        if l.failed > 0 {
+            out.push_str(&format!(" ({})", causes(l)));
+        }
+        if let Some(t) = throughput(l) {
+            out.push_str(&format!(", {}/s (median over runs)", crate::format::num(t)));
+        }
+        out.push('\n');
+        for p in &l.phases {
+            let x = &p.latency;
+            out.push_str(&format!(
+                "{}: p50 {} · p95 {} · p99 {} · max {} (n={})\n",
+                p.name,
+                ms(x.p50_ms),
+                ms(x.p95_ms),
+                ms(x.p99_ms),
+                ms(x.max_ms),
+                x.count
+            ));
+        }
+        out.push_str(&format!(
+            "max in flight {} of {}",
+            l.max_in_flight, l.concurrency
+        ));
+        if let Some(b) = l.backlog_max {
+            out.push_str(&format!(", backlog max {b}"));
+        }
+        if let Some(x) = &l.start_lag {
+            out.push_str(&format!(", start lag p99 {}", ms(x.p99_ms)));
+        }
+        out.push('\n');
+        if let Some(first) = l.failure_samples.first().filter(|_| l.succeeded > 0) {
+            out.push_str(&format!("first failure: {first}\n"));
+        }
+        let elapsed: Vec<f64> = r
+            .runs
+            .iter()
+            .flat_map(|run| run.load.iter().filter(|x| x.id == l.id))
+            .map(|x| x.elapsed_ms)
+            .collect();
+        let time_ms = crate::stats::summarize(&elapsed).map_or(0.0, |e| e.median);
+        let outcome = (l.succeeded == 0).then(|| {
+            let mut body = String::new();
+            for f in &l.failure_samples {
+                body.push_str(&format!("{f}\n"));
+            }
+            (
+                "failure",
+                if l.ops == 0 {
+                    "no operation ran".to_owned()
+                } else {
+                    format!("every one of {} operation(s) failed ({})", l.ops, causes(l))
+                },
+                body,
+            )
+        });
+        cases.push(Case {
+            name: l.id.clone(),
+            classname: format!("{}.load", s.suite.name),
+            time_ms,
+            outcome,
+            out,
+        });
+    }
+    (properties, cases)
 }
 
 /// A comparison: one testcase per measure; a regression is a failure.
@@ -269,7 +416,13 @@ fn comparison(r: &crate::compare::Report) -> String {
             }
         })
         .collect();
-    let body = suite(&format!("compare {} → {}", r.base, r.new), "", None, &cases);
+    let body = suite(
+        &format!("compare {} → {}", r.base, r.new),
+        "",
+        None,
+        &[],
+        &cases,
+    );
     document("benchmark compare", &[totals("compare", &cases)], &body)
 }
 
@@ -295,6 +448,34 @@ mod tests {
         // Without the run receipts, a failing step says where its output would be.
         r.runs.clear();
         assert!(render(&r).contains("were not beside the summary"));
+    }
+
+    #[test]
+    fn load_junit_snapshot() {
+        insta::assert_snapshot!(render(&crate::report::fixture::load_receipt()));
+    }
+
+    #[test]
+    fn a_scenario_that_never_succeeded_is_a_failure() {
+        let mut r = crate::report::fixture::load_receipt();
+        let l = &mut r.summary.load[1];
+        l.failed = l.ops;
+        l.succeeded = 0;
+        l.phases.clear();
+        l.failures = [("timeout".to_owned(), l.ops)].into();
+        let xml = render(&r);
+        assert!(
+            xml.contains(
+                "<failure message=\"every one of 180 operation(s) failed (timeout ×180)\""
+            ),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn an_empty_suite_takes_no_negative_time() {
+        assert_eq!(secs([].iter().sum()), "0.000");
+        assert_eq!(secs(-0.0), "0.000");
     }
 
     #[test]

@@ -59,6 +59,8 @@ pub(crate) fn observed(g: &GateResult) -> String {
     let unit = g.unit.as_deref().unwrap_or("");
     match g.observed {
         Some(o) if unit == "ms" => ms(o),
+        // Load gates judge latency in seconds.
+        Some(o) if unit == "s" => ms(o * 1000.0),
         Some(o) => format!("{} {unit}", num(o)).trim_end().to_owned(),
         None => "—".to_owned(),
     }
@@ -112,7 +114,7 @@ pub fn render(r: &super::Receipt) -> String {
         crate::receipt::Status::Interrupted => "⚠️ interrupted".to_owned(),
     };
     let mut out = format!(
-        "## Benchmark `{}`: {verdict}\n\n{} measured run(s), {} warm-up · {} step(s){} · {} → {} · benchmark {}\n\n",
+        "## Benchmark `{}`: {verdict}\n\n{} measured run(s), {} warm-up · {} step(s){}{} · {} → {} · benchmark {}\n\n",
         cell(&s.suite.name),
         s.runs,
         s.options.warmup,
@@ -121,6 +123,11 @@ pub fn render(r: &super::Receipt) -> String {
             format!(", {failed_steps} with failures")
         } else {
             String::new()
+        },
+        if s.load.is_empty() {
+            String::new()
+        } else {
+            format!(" · {} load scenario(s)", s.load.len())
         },
         s.started_at,
         s.finished_at,
@@ -148,28 +155,32 @@ pub fn render(r: &super::Receipt) -> String {
         ));
         out.push('\n');
     }
-    out.push_str("### Steps\n\n");
-    let rows: Vec<Vec<String>> = s.steps.iter().map(step_row).collect();
-    out.push_str(&table(
-        &[
-            "step",
-            "n",
-            "median",
-            "mean",
-            "95% CI of mean",
-            "min – max",
-            "CV",
-            "user CPU",
-            "sys CPU",
-            "peak memory",
-            "failed",
-        ],
-        &[
-            "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:",
-        ],
-        &rows,
-    ));
-    out.push('\n');
+    // A suite of load scenarios alone has no steps to show.
+    if !s.steps.is_empty() || s.load.is_empty() {
+        out.push_str("### Steps\n\n");
+        let rows: Vec<Vec<String>> = s.steps.iter().map(step_row).collect();
+        out.push_str(&table(
+            &[
+                "step",
+                "n",
+                "median",
+                "mean",
+                "95% CI of mean",
+                "min – max",
+                "CV",
+                "user CPU",
+                "sys CPU",
+                "peak memory",
+                "failed",
+            ],
+            &[
+                "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:",
+                "---:",
+            ],
+            &rows,
+        ));
+        out.push('\n');
+    }
     let extra: Vec<Vec<String>> = s
         .steps
         .iter()
@@ -209,6 +220,7 @@ pub fn render(r: &super::Receipt) -> String {
         ));
         out.push('\n');
     }
+    out.push_str(&load(s));
     let failing: Vec<String> = s
         .steps
         .iter()
@@ -257,6 +269,48 @@ pub fn render(r: &super::Receipt) -> String {
         "\nReproduce: `{}`\n\n</details>\n",
         s.reproduce.replace('`', "'")
     ));
+    out
+}
+
+/// The load table, a row per phase, and what the failed operations said; nothing
+/// without load scenarios.
+fn load(s: &Summary) -> String {
+    if s.load.is_empty() {
+        return String::new();
+    }
+    let rows: Vec<Vec<String>> = s
+        .load
+        .iter()
+        .flat_map(|l| super::load::rows(l, &format!("`{}`", l.id)))
+        .collect();
+    let mut out = String::from("### Load\n\n");
+    out.push_str(&table(
+        &super::load::HEADER,
+        &[
+            "---", "---", "---:", "---:", "---:", "---", "---:", "---:", "---:", "---:", "---:",
+            "---:", "---:",
+        ],
+        &rows,
+    ));
+    out.push_str(
+        "\nLatency over every run's operations, from each one's start (open loop: from when it was due); throughput: the median over runs.\n\n",
+    );
+    for l in s.load.iter().filter(|l| l.failed > 0) {
+        let mut samples: Vec<&str> = Vec::new();
+        for f in &l.failure_samples {
+            if !samples.contains(&f.as_str()) {
+                samples.push(f);
+            }
+        }
+        out.push_str(&format!(
+            "<details><summary><code>{}</code>: {} of {} operation(s) failed ({})</summary>\n\n```text\n{}\n```\n\n</details>\n",
+            html_escape(&l.id),
+            l.failed,
+            l.ops,
+            html_escape(&super::load::causes(l)),
+            samples.join("\n").replace("```", "'''")
+        ));
+    }
     out
 }
 
@@ -345,6 +399,19 @@ mod tests {
     #[test]
     fn markdown_snapshot() {
         insta::assert_snapshot!(render(&crate::report::fixture::receipt()));
+    }
+
+    #[test]
+    fn load_markdown_snapshot() {
+        insta::assert_snapshot!(render(&crate::report::fixture::load_receipt()));
+    }
+
+    #[test]
+    fn load_alone_shows_no_empty_steps_table() {
+        let mut r = crate::report::fixture::load_receipt();
+        r.summary.steps.clear();
+        let md = render(&r);
+        assert!(!md.contains("### Steps") && md.contains("### Load"), "{md}");
     }
 
     #[test]

@@ -1,6 +1,12 @@
 //! Reporters: pure functions from receipts (and comparisons) to bytes, each behind one
 //! trait, [`Exporter`] (hyperfine's `Exporter`); [`output`] owns the files they go to.
 //! Progress display lives in [`progress`].
+//!
+//! Every format shows a summary's load scenarios (`[[load]]`) when it has some and says
+//! nothing of them when it has none; `report::load` holds what the formats say alike. One
+//! format is for load alone: `--format kruntimes` ([`kruntimes`]) exports each scenario
+//! as the kruntimes load report does (JSON, camelCase: operations, concurrency, latency
+//! per phase, throughput, capacity, failures) and refuses a receipt without `[[load]]`.
 
 pub mod bmf;
 pub mod compare;
@@ -9,6 +15,8 @@ pub mod gab;
 pub mod gates;
 pub mod html;
 pub mod junit;
+pub mod kruntimes;
+pub(crate) mod load;
 pub mod markdown;
 pub mod openmetrics;
 pub mod output;
@@ -46,9 +54,9 @@ pub enum Format {
     Table,
     /// GitHub-flavoured Markdown, a step summary (also appended to $GITHUB_STEP_SUMMARY).
     Markdown,
-    /// One row per step and measure, its statistics in columns.
+    /// One row per step and measure (and load phase), its statistics in columns.
     Csv,
-    /// JUnit XML: each step and each gate a testcase.
+    /// JUnit XML: each step, each gate and each load scenario a testcase.
     Junit,
     /// OpenMetrics text (Prometheus, node_exporter's textfile collector).
     Openmetrics,
@@ -60,6 +68,10 @@ pub enum Format {
     Gab,
     /// github-action-benchmark `customBiggerIsBetter` JSON (the higher-is-better metrics).
     GabBigger,
+    /// The load scenarios as a kruntimes load report (JSON: per scenario its operations,
+    /// latency per phase, throughput, capacity, failures); a receipt without `[[load]]` is
+    /// refused.
+    Kruntimes,
     /// The receipt (or comparison) itself, as JSON.
     Json,
 }
@@ -77,6 +89,7 @@ impl Format {
             Format::Bmf => "bmf",
             Format::Gab => "gab",
             Format::GabBigger => "gab-bigger",
+            Format::Kruntimes => "kruntimes",
             Format::Json => "json",
         }
     }
@@ -92,11 +105,12 @@ impl Format {
             Format::Bmf => &bmf::Exporter,
             Format::Gab => &gab::Exporter(crate::stats::compare::Direction::LowerIsBetter),
             Format::GabBigger => &gab::Exporter(crate::stats::compare::Direction::HigherIsBetter),
+            Format::Kruntimes => &kruntimes::Exporter,
             Format::Json => &Json,
         }
     }
 
-    const ALL: [Format; 10] = [
+    const ALL: [Format; 11] = [
         Format::Table,
         Format::Markdown,
         Format::Csv,
@@ -106,6 +120,7 @@ impl Format {
         Format::Bmf,
         Format::Gab,
         Format::GabBigger,
+        Format::Kruntimes,
         Format::Json,
     ];
 }
@@ -124,6 +139,13 @@ pub enum ReportError {
     OneReceipt { format: &'static str, given: usize },
     #[error("no receipt to report on; give a receipt (perf.json) or an output directory")]
     NoReceipt,
+    #[error(
+        "{receipt} has no [[load]] scenario: --format {format} exports load scenarios; run a suite with [[load]], or use another format"
+    )]
+    NoLoad {
+        format: &'static str,
+        receipt: String,
+    },
 }
 
 /// A report format: receipts (and, where it has one, a comparison) to bytes. Pure.
@@ -137,6 +159,12 @@ pub trait Exporter: Sync {
         false
     }
 
+    /// Why it cannot render `receipt`, when it cannot (a format of one kind of data
+    /// given a receipt without it).
+    fn refuse(&self, _receipt: &Receipt) -> Option<ReportError> {
+        None
+    }
+
     /// The report of a comparison, for the formats that have one.
     fn comparison(&self, _report: &crate::compare::Report) -> Option<Vec<u8>> {
         None
@@ -146,6 +174,9 @@ pub trait Exporter: Sync {
 /// Render `receipts` in `format`, refusing what it cannot show.
 pub fn render(format: Format, receipts: &[Receipt]) -> Result<Vec<u8>, ReportError> {
     let e = format.exporter();
+    if let Some(refused) = receipts.iter().find_map(|r| e.refuse(r)) {
+        return Err(refused);
+    }
     match receipts.len() {
         0 => Err(ReportError::NoReceipt),
         1 => Ok(e.receipts(receipts)),
@@ -240,8 +271,20 @@ mod tests {
         empty.summary.warnings.clear();
         empty.summary.runs = 0;
         empty.summary.status = crate::receipt::Status::Interrupted;
-        for r in [Receipt::new("v1.json", v1), fixture::receipt(), empty] {
+        for r in [
+            Receipt::new("v1.json", v1),
+            fixture::receipt(),
+            empty,
+            fixture::load_receipt(),
+        ] {
             for f in Format::ALL {
+                if f == Format::Kruntimes && r.summary.load.is_empty() {
+                    assert!(matches!(
+                        render(f, std::slice::from_ref(&r)),
+                        Err(ReportError::NoLoad { .. })
+                    ));
+                    continue;
+                }
                 let out = render(f, std::slice::from_ref(&r)).unwrap();
                 assert!(!out.is_empty(), "{f:?}");
                 assert!(std::str::from_utf8(&out).is_ok(), "{f:?}");

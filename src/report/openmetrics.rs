@@ -2,7 +2,11 @@
 //! `promtool check metrics` accepts it and node_exporter's textfile collector can serve
 //! it (no timestamps, one family per name, `# EOF` last). Base units only: seconds, not
 //! milliseconds; bytes; ratios, not percentages. Each measure is a summary with the
-//! receipt's quantiles, `_sum` and `_count`. Pure.
+//! receipt's quantiles, `_sum` and `_count`. A load scenario's latency is a summary per
+//! phase (`benchmark_load_latency_seconds`, quantiles over every run's operations), its
+//! throughput, operations and failures by cause gauges (values of one receipt, not
+//! counters that only grow: promtool would also refuse a counter's `_total` sample under
+//! its OpenMetrics family name). Pure.
 
 use std::fmt::Write as _;
 
@@ -101,6 +105,31 @@ impl Family {
         ));
         self.samples
             .push(format!("{}_count{} {}", self.name, labels(pairs), s.n));
+    }
+
+    /// A summary of a load phase's latency (milliseconds) in seconds, with its tail.
+    fn latency(&mut self, pairs: &[(&str, &str)], x: &crate::load::LatencyStats) {
+        const S: f64 = 1e-3;
+        for (q, v) in [
+            ("0.5", x.p50_ms),
+            ("0.9", x.p90_ms),
+            ("0.95", x.p95_ms),
+            ("0.99", x.p99_ms),
+            ("0.999", x.p999_ms),
+        ] {
+            let mut with = pairs.to_vec();
+            with.push(("quantile", q));
+            self.samples
+                .push(format!("{}{} {}", self.name, labels(&with), value(v * S)));
+        }
+        self.samples.push(format!(
+            "{}_sum{} {}",
+            self.name,
+            labels(pairs),
+            value(x.mean_ms * x.count as f64 * S)
+        ));
+        self.samples
+            .push(format!("{}_count{} {}", self.name, labels(pairs), x.count));
     }
 
     fn write(&self, out: &mut String) {
@@ -389,18 +418,108 @@ pub fn render(s: &crate::receipt::Summary) -> String {
         warnings.gauge(&[("suite", suite), ("code", code)], *n as f64);
     }
 
+    let load = load(s);
     let mut out = String::new();
     for f in [
         &info, &finished, &runs, &success, &wall, &user, &sys, &rss, &tree, &phase, &failures,
     ]
     .into_iter()
     .chain(metrics.iter())
+    .chain(load.iter())
     .chain([&passed, &margin, &observed, &threshold, &warnings])
     {
         f.write(&mut out);
     }
     out.push_str("# EOF\n");
     out
+}
+
+/// The load scenarios' families; none without load scenarios.
+fn load(s: &crate::receipt::Summary) -> Vec<Family> {
+    let suite = s.suite.name.as_str();
+    let mut latency = Family::new(
+        "benchmark_load_latency_seconds",
+        "summary",
+        Some("seconds"),
+        "Latency of a load scenario's successful operations from their start to a phase (complete: their end), over every run's operations.",
+    );
+    let mut start_lag = Family::new(
+        "benchmark_load_start_lag_seconds",
+        "summary",
+        Some("seconds"),
+        "Open loop: how late a load scenario's operations started after they were due.",
+    );
+    let mut throughput = Family::new(
+        "benchmark_load_throughput",
+        "gauge",
+        None,
+        "Successful operations per second of a load scenario, the median over runs.",
+    );
+    let mut operations = Family::new(
+        "benchmark_load_operations",
+        "gauge",
+        None,
+        "Measured operations of a load scenario over every run, by outcome.",
+    );
+    let mut failures = Family::new(
+        "benchmark_load_failures",
+        "gauge",
+        None,
+        "Failed operations of a load scenario over every run, by cause (exit:N, signal:N, timeout, spawn, http:NNN, connect, io).",
+    );
+    let mut in_flight = Family::new(
+        "benchmark_load_max_in_flight",
+        "gauge",
+        None,
+        "Most operations of a load scenario in flight at once.",
+    );
+    let mut capacity = Family::new(
+        "benchmark_load_concurrency",
+        "gauge",
+        None,
+        "Most operations a load scenario allows in flight at once.",
+    );
+    let mut backlog = Family::new(
+        "benchmark_load_backlog_max",
+        "gauge",
+        None,
+        "Open loop: most operations of a load scenario due but not yet started at once.",
+    );
+    for l in &s.load {
+        let l_ = [("suite", suite), ("scenario", l.id.as_str())];
+        for p in &l.phases {
+            latency.latency(
+                &[("suite", suite), ("scenario", &l.id), ("phase", &p.name)],
+                &p.latency,
+            );
+        }
+        if let Some(x) = &l.start_lag {
+            start_lag.latency(&l_, x);
+        }
+        if let Some(t) = super::load::throughput(l) {
+            throughput.gauge(&l_, t);
+        }
+        for (outcome, n) in [("succeeded", l.succeeded), ("failed", l.failed)] {
+            operations.gauge(
+                &[("suite", suite), ("scenario", &l.id), ("outcome", outcome)],
+                n as f64,
+            );
+        }
+        for (cause, n) in &l.failures {
+            failures.gauge(
+                &[("suite", suite), ("scenario", &l.id), ("cause", cause)],
+                *n as f64,
+            );
+        }
+        in_flight.gauge(&l_, l.max_in_flight as f64);
+        capacity.gauge(&l_, f64::from(l.concurrency));
+        if let Some(b) = l.backlog_max {
+            backlog.gauge(&l_, b as f64);
+        }
+    }
+    vec![
+        latency, start_lag, throughput, operations, failures, in_flight, capacity, backlog,
+    ]
 }
 
 #[cfg(test)]
@@ -410,6 +529,11 @@ mod tests {
     #[test]
     fn openmetrics_snapshot() {
         insta::assert_snapshot!(render(&crate::report::fixture::receipt().summary));
+    }
+
+    #[test]
+    fn load_openmetrics_snapshot() {
+        insta::assert_snapshot!(render(&crate::report::fixture::load_receipt().summary));
     }
 
     #[test]

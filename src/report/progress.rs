@@ -215,7 +215,7 @@ mod tests {
         };
         assert_eq!(
             progress_line("create-runs", &p),
-            "load create-runs · 120/200 ops · 48.2/s · 25 in flight · p95 812.0 ms · 3 failed"
+            "load create-runs · 120/200 ops · 48.2/s · 25 in flight · p95 812.00 ms · 3 failed"
         );
         let p = Progress {
             planned: None,

@@ -31,10 +31,47 @@ fn opt(s: Option<&Stats>, f: impl Fn(&Stats) -> String) -> String {
     s.map_or_else(|| "—".to_owned(), f)
 }
 
+/// The per-step table, then the load table when the suite has load scenarios.
+pub fn render(summary: &Summary) -> String {
+    let mut out = if summary.steps.is_empty() && !summary.load.is_empty() {
+        String::new()
+    } else {
+        steps(summary)
+    };
+    out.push_str(&load(&summary.load));
+    out
+}
+
+/// The load scenarios, a row per phase: operations, failures by cause, throughput
+/// (median over runs), latency percentiles (over every run's operations), capacity.
+/// Nothing when there are none.
+pub fn load(load: &[crate::load::LoadSummary]) -> String {
+    if load.is_empty() {
+        return String::new();
+    }
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(super::load::HEADER.to_vec());
+    for l in load {
+        for row in super::load::rows(l, &l.id) {
+            t.add_row(row);
+        }
+    }
+    for i in [2, 4, 6, 7, 8, 9, 10, 11, 12] {
+        if let Some(c) = t.column_mut(i) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    format!(
+        "load:\n{t}\n  latency over every run's operations from each one's start (open loop: from when it was due); throughput: median over runs\n"
+    )
+}
+
 /// The per-step table: wall time statistics, CPU, peak memory, failures; then the custom
 /// metrics and phases. Steps nothing timed (another tool's results, imported: only
 /// metrics) get no row of dashes: a receipt of only those shows its metrics alone.
-pub fn render(summary: &Summary) -> String {
+fn steps(summary: &Summary) -> String {
     if !summary.steps.is_empty()
         && summary
             .steps
@@ -217,6 +254,13 @@ mod tests {
     fn report_table_snapshot() {
         use crate::report::Exporter as _;
         let out = Exporter.receipts(&[crate::report::fixture::receipt()]);
+        insta::assert_snapshot!(String::from_utf8(out).unwrap());
+    }
+
+    #[test]
+    fn load_table_snapshot() {
+        use crate::report::Exporter as _;
+        let out = Exporter.receipts(&[crate::report::fixture::load_receipt()]);
         insta::assert_snapshot!(String::from_utf8(out).unwrap());
     }
 

@@ -12,7 +12,8 @@ use std::process::Command;
 use crate::helper::{Bench, bench};
 
 /// A suite with what every format shows: phases, a metric, a step that fails (allowed,
-/// so the runs go on), a gate that passes and one that fails.
+/// so the runs go on), a load scenario with a phase, a gate that passes and one that
+/// fails.
 const SUITE: &str = r#"
 [suite]
 name = "r"
@@ -31,6 +32,12 @@ run = "echo '::bench:: phase compile'; sleep 0.02; echo '::bench:: phase link'; 
 id = "flaky"
 run = "echo some output; echo 'boom <&>' >&2; exit 3"
 allow_failure = true
+
+[[load]]
+id = "create"
+run = "echo '::bench:: phase schedule'; sleep 0.005"
+total = 20
+concurrency = 2
 
 [[slo]]
 name = "build fast"
@@ -104,6 +111,16 @@ fn openmetrics_passes_promtool() {
         text.contains(r#"benchmark_slo_passed{suite="r",slo="build instant",severity="fail"} 0"#)
     );
     assert!(!text.contains("_ms"), "no milliseconds: {text}");
+    // The load scenario: latency per phase over every run's operations, throughput.
+    assert!(text.contains("# TYPE benchmark_load_latency_seconds summary\n"));
+    assert!(text.contains(
+        r#"benchmark_load_latency_seconds_count{suite="r",scenario="create",phase="complete"} 60"#
+    ));
+    assert!(text.contains(r#"benchmark_load_latency_seconds{suite="r",scenario="create",phase="schedule",quantile="0.95"} "#));
+    assert!(text.contains(
+        r#"benchmark_load_operations{suite="r",scenario="create",outcome="succeeded"} 60"#
+    ));
+    assert!(text.contains(r#"benchmark_load_throughput{suite="r",scenario="create"} "#));
 }
 
 /// promtool reads the Prometheus text format, to which `# UNIT` and `# EOF` are comments;
@@ -150,7 +167,7 @@ fn openmetrics_passes_the_openmetrics_parser() {
         read(&b.path("metrics.txt"))
     );
     let families: usize = stdout.split_whitespace().next().unwrap().parse().unwrap();
-    assert!(families >= 10, "{stdout}");
+    assert!(families >= 16, "the step and load families: {stdout}");
 }
 
 #[test]
@@ -182,9 +199,18 @@ fn junit_is_valid_against_the_published_schema() {
         "xmllint --schema: {}\n--- the report\n{xml}",
         String::from_utf8_lossy(&check.stderr)
     );
-    // Each step and each gate a testcase; the failing step with its exit status and
-    // output tail, the failing gate with its observed value and threshold.
-    assert_eq!(xml.matches("<testcase ").count(), 4, "{xml}");
+    // Each step, each gate and each load scenario a testcase; the failing step with its
+    // exit status and output tail, the failing gate with its observed value and
+    // threshold, the scenario with its figures as the load suite's properties.
+    assert_eq!(xml.matches("<testcase ").count(), 5, "{xml}");
+    assert!(
+        xml.contains("<testcase name=\"create\" classname=\"r.load\""),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<property name=\"create.complete.p95_ms\""),
+        "{xml}"
+    );
     assert!(
         xml.contains("failed in 3 of 3 run(s); first failed with exit status 3"),
         "{xml}"
@@ -212,6 +238,7 @@ fn the_html_report_opens_in_chromium_without_console_errors() {
     .code(0);
     let page = read(&b.path("report.html"));
     assert!(page.contains("Over time"), "two receipts make a history");
+    assert!(page.contains("<h2>Load</h2>"), "the load section");
     assert!(!page.contains("<script") && !page.contains("<link"));
     let profile = tempfile::tempdir().unwrap();
     let shot = b.path("report.png");
@@ -314,9 +341,101 @@ fn csv_bmf_and_gab_carry_every_measure() {
         .code(0)
         .stdout();
     let bigger: Vec<serde_json::Value> = serde_json::from_str(&bigger).unwrap();
-    assert_eq!(bigger.len(), 1, "{bigger:?}");
+    assert_eq!(bigger.len(), 2, "{bigger:?}");
     assert_eq!(bigger[0]["value"], 120.0);
+    assert_eq!(bigger[1]["name"], "r load create throughput");
+    assert!(bigger[1]["value"].as_f64().unwrap() > 0.0, "{bigger:?}");
+    assert!(
+        gab.iter()
+            .any(|e| e["name"] == "r load create complete p95" && e["unit"] == "ms"),
+        "{gab:?}"
+    );
+    assert!(
+        bmf["r::load::create::complete"]["latency"]["value"]
+            .as_f64()
+            .unwrap()
+            > 5e6,
+        "nanoseconds, at least the operation's sleep: {bmf}"
+    );
+    assert!(csv.contains("\nr,create,,load.complete,ms,60,"), "{csv}");
 }
+
+/// `--format kruntimes` on a real run: each scenario with every phase it has, `complete`
+/// counting each measured operation; a receipt without `[[load]]` refused by name.
+#[test]
+fn kruntimes_exports_the_load_scenarios_of_a_real_run() {
+    let b = bench().suite(
+        r#"
+[suite]
+name = "k"
+runs = 1
+warmup = 0
+
+[monitor]
+docker = "off"
+
+[[step]]
+id = "prep"
+run = "true"
+
+[[load]]
+id = "create-runs"
+run = "echo '::bench:: phase schedule'; sleep 0.01"
+total = 20
+concurrency = 2
+"#,
+    );
+    let run = b.run_args(&["run", "-q", "-o", "out"]).code(0);
+    // What `run` prints ends with the load table.
+    run.stdout_has("load:").stdout_has("create-runs");
+    let out = b
+        .run_args(&["report", "out", "--format", "kruntimes"])
+        .code(0)
+        .stdout();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let s = &v["scenarios"][0];
+    assert_eq!(v["scenarios"].as_array().unwrap().len(), 1, "{out}");
+    assert_eq!(s["name"], "create-runs", "{out}");
+    assert_eq!(s["operations"], 20, "{out}");
+    assert_eq!(s["concurrency"], 2, "{out}");
+    assert_eq!(s["latency"]["complete"]["count"], 20, "{out}");
+    assert!(
+        s["latency"]["complete"]["p95Ms"].as_f64().unwrap() >= 10.0,
+        "{out}"
+    );
+    assert_eq!(s["latency"]["schedule"]["count"], 20, "{out}");
+    assert!(
+        s["throughput"]["opsPerSecond"].as_f64().unwrap() > 0.0,
+        "{out}"
+    );
+    assert_eq!(s["throughput"]["perRun"].as_array().unwrap().len(), 1);
+    assert_eq!(s["capacity"]["maxObserved"], 2, "{out}");
+    assert_eq!(s["failures"]["count"], 0, "{out}");
+
+    let plain = bench().suite(SUITE_WITHOUT_LOAD);
+    plain.run_args(&["run", "-q", "-o", "out"]).code(0);
+    plain
+        .run_args(&["report", "out", "--format", "kruntimes"])
+        .code(2)
+        .stderr_has(
+            "out/perf.json has no [[load]] scenario: --format kruntimes exports load scenarios",
+        );
+}
+
+/// A suite with no load scenario.
+const SUITE_WITHOUT_LOAD: &str = r#"
+[suite]
+name = "r"
+runs = 1
+warmup = 0
+
+[monitor]
+docker = "off"
+
+[[step]]
+id = "build"
+run = "true"
+"#;
 
 #[test]
 fn a_bad_output_path_fails_before_any_receipt_is_read() {
