@@ -147,7 +147,7 @@ impl Monitor {
 
     /// [`Monitor::start_on`] that gives up with [`DockerError::Interrupted`] as soon as
     /// `cancel()` holds (looked at every 10 ms). Connecting and the first list take at
-    /// most [`REQUEST_TIMEOUT`] together, whatever the endpoint does.
+    /// most `REQUEST_TIMEOUT` (5 s) together, whatever the endpoint does.
     pub fn start_until(
         host: &str,
         interval: Duration,

@@ -87,7 +87,7 @@ pub struct Imported {
 /// One benchmark of the tool's output.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Benchmark {
-    /// A valid id made from `name` ([`ids`]).
+    /// A valid id made from `name` ([`id_of`], made unique among the file's benchmarks).
     pub id: String,
     /// The name as the tool wrote it.
     pub name: String,

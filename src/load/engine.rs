@@ -1,13 +1,14 @@
 //! The load engine: workers on a tokio runtime take operations one after another (closed
 //! loop) or as a pacer thread makes them due (open loop), time their phases, and record
-//! them into one [`Recorder`] whose memory does not grow with the number of operations.
+//! them into one recorder whose memory does not grow with the number of operations.
 //!
 //! Open loop: operation `i` is due at `t0 + i / rate`. The pacer releases one permit of a
 //! semaphore per due operation, from a thread of its own that sleeps with the kernel's
 //! high-resolution timers (tokio's timer wheel has millisecond steps); a worker takes a
-//! permit, then the next index. Permits not yet taken are the backlog: nothing is queued
-//! but a count. Workers are started as the backlog needs them, up to `max_in_flight`, so
-//! that a fast service is driven through few connections.
+//! permit, then the next index. Workers are started as due operations need them, up to
+//! `max_in_flight`, so that a fast service is driven through few connections; permits
+//! that no worker waits for once every allowed worker runs are the backlog — nothing is
+//! queued but a count.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -581,17 +582,16 @@ fn pace<O: Operation>(shared: &Arc<Shared<O>>, handle: &tokio::runtime::Handle) 
             let add = usize::try_from(target - released).unwrap_or(usize::MAX);
             p.permits.add_permits(add.min(Semaphore::MAX_PERMITS / 2));
             released = target;
-            let backlog = p.permits.available_permits() as u64;
-            p.backlog_max.fetch_max(backlog, Ordering::Relaxed);
-            // Enough workers for what is due and not taken.
-            let idle = p.idle.load(Ordering::Acquire);
-            let spawned = p.spawned.load(Ordering::Acquire);
-            let want = backlog
-                .saturating_sub(idle)
-                .min(max_workers - spawned.min(max_workers));
-            for _ in 0..want {
+            // Due and with no worker waiting for it: started as new workers while there
+            // is room, else the backlog (every allowed slot busy).
+            let waiting = (p.permits.available_permits() as u64)
+                .saturating_sub(p.idle.load(Ordering::Acquire));
+            let room = max_workers.saturating_sub(p.spawned.load(Ordering::Acquire));
+            let start = waiting.min(room);
+            for _ in 0..start {
                 spawn_worker(shared, handle);
             }
+            p.backlog_max.fetch_max(waiting - start, Ordering::Relaxed);
         }
         if released >= end {
             break;
@@ -837,8 +837,10 @@ mod tests {
             },
         );
         assert_eq!(m.ops, 100);
-        // About 4 in flight (20 ms × 200/s); workers started as needed, not 100.
+        // About 4 in flight (20 ms × 200/s); workers started as needed, not 100, and
+        // never a backlog while there is room for another.
         assert!(m.max_in_flight < 30, "{}", m.max_in_flight);
+        assert_eq!(m.backlog_max, Some(0));
         let lag = m.start_lag.unwrap().stats().unwrap();
         assert!(lag.p50_ms < 5.0, "{lag:?}");
         assert!(m.elapsed >= Duration::from_millis(495), "{:?}", m.elapsed);

@@ -23,10 +23,10 @@ pub fn summarize_loads(runs: &[RunReceipt]) -> (Vec<LoadSummary>, Vec<Warning>) 
     let summaries = order
         .into_iter()
         .filter_map(|id| {
-            let records: Vec<&LoadRecord> = runs
+            let records: Vec<(u32, &LoadRecord)> = runs
                 .iter()
-                .flat_map(|r| r.load.iter())
-                .filter(|l| l.id == id && !l.interrupted)
+                .flat_map(|r| r.load.iter().map(move |l| (r.run, l)))
+                .filter(|(_, l)| l.id == id && !l.interrupted)
                 .collect();
             summarize_load(&records, &mut warnings)
         })
@@ -34,23 +34,28 @@ pub fn summarize_loads(runs: &[RunReceipt]) -> (Vec<LoadSummary>, Vec<Warning>) 
     (summaries, warnings)
 }
 
-fn summarize_load(records: &[&LoadRecord], warnings: &mut Vec<Warning>) -> Option<LoadSummary> {
+/// One scenario's records, each with its run's number.
+fn summarize_load(
+    numbered: &[(u32, &LoadRecord)],
+    warnings: &mut Vec<Warning>,
+) -> Option<LoadSummary> {
+    let records: Vec<&LoadRecord> = numbered.iter().map(|(_, r)| *r).collect();
     let first = *records.first()?;
     let mut failures: BTreeMap<String, u64> = BTreeMap::new();
     let mut failure_samples = Vec::new();
-    for r in records {
+    for (run, r) in numbered {
         for (cause, n) in &r.failures {
             *failures.entry(cause.clone()).or_default() += n;
         }
         for s in &r.failure_samples {
             if failure_samples.len() < MAX_FAILURE_SAMPLES {
-                failure_samples.push(s.clone());
+                failure_samples.push(format!("run {run}: {s}"));
             }
         }
     }
     // Phases in the order they first appeared, `complete` last.
     let mut names: Vec<&str> = Vec::new();
-    for r in records {
+    for r in &records {
         for p in &r.phases {
             if !names.contains(&p.name.as_str()) {
                 names.push(&p.name);
@@ -73,7 +78,7 @@ fn summarize_load(records: &[&LoadRecord], warnings: &mut Vec<Warning>) -> Optio
     for name in names {
         let mut merged = Latency::new();
         let (mut p50, mut p95, mut p99) = (Vec::new(), Vec::new(), Vec::new());
-        for r in records {
+        for r in &records {
             let Some(p) = r.phases.iter().find(|p| p.name == name) else {
                 continue;
             };
@@ -103,7 +108,7 @@ fn summarize_load(records: &[&LoadRecord], warnings: &mut Vec<Warning>) -> Optio
     }
     let mut lag = Latency::new();
     let mut any_lag = false;
-    for r in records {
+    for r in &records {
         if let Some(l) = r.start_lag.as_ref().and_then(|p| decode(&p.histogram)) {
             lag.merge(&l);
             any_lag = true;
@@ -239,6 +244,7 @@ mod tests {
         assert_eq!((a.runs, a.ops, a.succeeded, a.failed), (2, 9, 5, 4));
         assert_eq!(a.failures.get("exit:1"), Some(&3));
         assert_eq!(a.failures.get("timeout"), Some(&1));
+        assert_eq!(a.failure_samples, ["run 1: a failed", "run 2: a failed"]);
         let names: Vec<&str> = a.phases.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["schedule", "complete"]);
         let c = &a.phases[1];
