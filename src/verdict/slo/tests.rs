@@ -197,7 +197,10 @@ fn a_gate_is_not_measured_when_its_measure_is_missing_or_its_unit_does_not_fit()
             "metric.speed.mean > 1 MiB",
             "give the threshold in its unit",
         ),
-        ("load.x.throughput >= 5/s", "no [[load]] ran"),
+        (
+            "load.x.throughput >= 5/s",
+            "did not run to its end in any measured run",
+        ),
     ] {
         let r = evaluate(&gate(text, None), &s);
         assert_eq!(r.status, GateStatus::NotMeasured, "{text}");
@@ -247,4 +250,53 @@ fn arbitrary_percentiles_come_from_the_samples() {
     let r = evaluate(&gate("step.a.wall.cv < 50%", None), &s);
     assert_eq!(r.status, GateStatus::Fail);
     assert!((r.observed.unwrap() - 52.70).abs() < 0.01, "{r:?}");
+}
+
+/// A real run's summary with two load scenarios (tests/fixtures/receipts/report-load).
+fn loaded() -> Summary {
+    crate::receipt::read::parse(include_bytes!(
+        "../../../tests/fixtures/receipts/report-load/perf.json"
+    ))
+    .unwrap()
+}
+
+#[test]
+fn load_gates_read_the_pooled_distribution_and_the_runs_throughput() {
+    let s = loaded();
+    let judged = |text: &str| evaluate(&gate(text, None), &s);
+    // complete p95 is 32.447 ms over 297 operations; throughput's median 141.9/s.
+    let r = judged("load.create-runs.complete.p95 <= 7s");
+    assert_eq!(r.status, GateStatus::Pass, "{r:?}");
+    assert!((r.observed.unwrap() - 0.032447).abs() < 1e-9, "{r:?}");
+    assert_eq!(r.unit.as_deref(), Some("s"));
+    let r = judged("load.create-runs.dispatch.p95 <= 20ms");
+    assert_eq!(r.status, GateStatus::Fail, "{r:?}");
+    assert!((r.observed.unwrap() - 20.047).abs() < 1e-9);
+    assert_eq!(
+        judged("load.create-runs.complete.count >= 297").status,
+        GateStatus::Pass
+    );
+    assert_eq!(
+        judged("load.create-runs.complete.count > 297").status,
+        GateStatus::Fail
+    );
+    let r = judged("load.create-runs.throughput >= 100/s");
+    assert_eq!(r.status, GateStatus::Pass, "{r:?}");
+    assert!((r.observed.unwrap() - 141.88469281248135).abs() < 1e-9);
+    let r = judged("load.create-runs.throughput >= 9000/min");
+    assert_eq!(r.status, GateStatus::Fail, "{r:?}");
+    assert!((r.observed.unwrap() - 141.88469281248135 * 60.0).abs() < 1e-6);
+    // A phase no operation reached names the ones there are.
+    let r = judged("load.poll.dispatch.p95 <= 1s");
+    assert_eq!(r.status, GateStatus::NotMeasured);
+    assert!(
+        r.note
+            .as_deref()
+            .unwrap()
+            .contains("(its phases: complete)"),
+        "{r:?}"
+    );
+    // A time threshold on a throughput does not convert.
+    let r = judged("load.poll.throughput >= 5s");
+    assert_eq!(r.status, GateStatus::NotMeasured, "{r:?}");
 }
