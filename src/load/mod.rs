@@ -15,6 +15,8 @@
 pub mod command;
 pub mod engine;
 pub mod latency;
+#[cfg(test)]
+pub(crate) mod testserver;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
