@@ -237,3 +237,92 @@ fn serve(mut s: TcpStream, st: &State) {
 fn status(code: u16) -> String {
     format!("HTTP/1.1 {code} Test\r\nContent-Length: 2\r\n\r\nok")
 }
+
+/// A keep-alive server answering every request (without a body) `200 ok` from one
+/// thread with an event loop: for throughput checks, where a thread per connection
+/// would cost more than the client it is compared against.
+pub struct FastServer {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for FastServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FastServer")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+impl FastServer {
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local address");
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build()
+                .expect("a runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                loop {
+                    tokio::select! {
+                        _ = &mut rx => return,
+                        conn = listener.accept() => {
+                            if let Ok((conn, _)) = conn {
+                                tokio::spawn(fast_serve(conn));
+                            }
+                        }
+                    }
+                }
+            });
+        });
+        Self {
+            addr,
+            stop: Some(tx),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for FastServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+async fn fast_serve(mut s: tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    let _ = s.set_nodelay(true);
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut out = Vec::new();
+    let mut len = 0;
+    loop {
+        match s.read(&mut buf[len..]).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => len += n,
+        }
+        let mut done = 0;
+        while let Some(i) = memchr::memmem::find(&buf[done..len], b"\r\n\r\n") {
+            done += i + 4;
+            out.extend_from_slice(OK);
+        }
+        buf.copy_within(done..len, 0);
+        len -= done;
+        if len == buf.len() || (!out.is_empty() && s.write_all(&out).await.is_err()) {
+            return;
+        }
+        out.clear();
+    }
+}
