@@ -916,6 +916,37 @@ mod tests {
     }
 
     #[test]
+    fn informational_empty_and_close_delimited_responses() {
+        let raw = |bytes: &[u8], close| Reply::Raw {
+            bytes: bytes.to_vec(),
+            close,
+        };
+        let server = TestServer::start(move |i| match i % 5 {
+            0 => raw(
+                b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc",
+                false,
+            ),
+            1 => raw(b"HTTP/1.1 204 No Content\r\n\r\n", false),
+            2 => raw(b"HTTP/1.0 200 OK\r\n\r\nuntil the end", true),
+            3 => raw(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                true,
+            ),
+            _ => raw(b"this is not HTTP\r\n\r\n", true),
+        });
+        let m = run(&spec(&server.url("/")), &closed(1, 20));
+        assert_eq!((m.succeeded, m.failed), (16, 4), "{:?}", m.failure_samples);
+        assert_eq!(m.failures.get("io"), Some(&4));
+        assert!(
+            m.failure_samples[0].contains("malformed"),
+            "{:?}",
+            m.failure_samples
+        );
+        // A new connection after each that closed: 2, 3 and 4 of every 5.
+        assert_eq!(server.connections(), 12);
+    }
+
+    #[test]
     fn a_host_name_is_resolved() {
         let server = TestServer::start(|_| Reply::Status(200));
         let mut s = spec(&format!("http://localhost:{}/", server.addr.port()));

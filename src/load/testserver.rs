@@ -22,6 +22,8 @@ pub enum Reply {
     Cut,
     /// Nothing: the connection is held open until the client closes it.
     Silence,
+    /// These bytes as they are, then the connection closed when `close`.
+    Raw { bytes: Vec<u8>, close: bool },
 }
 
 /// A request as the server received it (the first [`MAX_SEEN`]).
@@ -221,6 +223,13 @@ fn serve(mut s: TcpStream, st: &State) {
             Reply::Cut => {
                 let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok");
                 return;
+            }
+            Reply::Raw { bytes, close } => {
+                let r = s.write_all(&bytes);
+                if close {
+                    return;
+                }
+                r
             }
             Reply::Silence => {
                 // Until the client goes.
