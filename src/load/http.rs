@@ -272,7 +272,9 @@ impl HttpOp {
         buf.consume(head.len);
 
         let mut keep_alive = head.keep_alive;
-        if self.head_only || head.status == 204 || head.status == 304 {
+        let bodyless = self.head_only || head.status == 204 || head.status == 304;
+        if bodyless {
+            // The head was the whole response.
         } else if head.chunked {
             read_chunked(s, buf).await?;
         } else if let Some(n) = head.length {
@@ -797,7 +799,7 @@ mod tests {
         // Open: the ~100 operations due during the stall wait for it, from 1 s down.
         assert!(o.p90_ms > 300.0 && o.p99_ms > 600.0, "open {o:?}");
         // Closed: one slow operation in 250, the others not sent during it.
-        assert!(c.max_ms >= 1000.0, "closed {c:?}");
+        assert!(c.max_ms >= 990.0, "closed {c:?}");
         assert!(c.p90_ms < 100.0, "closed {c:?}");
         assert!(o.p90_ms > 3.0 * c.p90_ms, "open {o:?} closed {c:?}");
     }
