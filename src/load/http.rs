@@ -949,6 +949,37 @@ mod tests {
     }
 
     #[test]
+    fn first_byte_is_the_first_byte_not_the_parsed_head() {
+        let pause = Duration::from_millis(150);
+        let server = TestServer::start(move |_| Reply::Dribble(pause));
+        let m = run(&spec(&server.url("/")), &closed(1, 3));
+        assert_eq!(m.succeeded, 3, "{:?}", m.failure_samples);
+        let first = phase(&m, FIRST_BYTE).unwrap().stats().unwrap();
+        let complete = phase(&m, COMPLETE).unwrap().stats().unwrap();
+        // The status line came at once; the head ended after one pause, the body after two.
+        assert!(first.p50_ms < 75.0, "{first:?}");
+        assert!(complete.min_ms >= 290.0, "{complete:?}");
+    }
+
+    #[test]
+    fn a_fresh_connection_closed_without_a_response_is_an_io_failure() {
+        let server = TestServer::start(|_| Reply::Raw {
+            bytes: vec![],
+            close: true,
+        });
+        let m = run(&spec(&server.url("/")), &closed(1, 5));
+        assert_eq!(m.failures.get("io"), Some(&5), "{:?}", m.failures);
+        assert!(
+            m.failure_samples[0].contains("closed the connection without a response"),
+            "{:?}",
+            m.failure_samples
+        );
+        // Retried only on a kept connection: one request per connection here.
+        assert_eq!(server.requests(), 5);
+        assert_eq!(server.connections(), 5);
+    }
+
+    #[test]
     fn a_host_name_is_resolved() {
         let server = TestServer::start(|_| Reply::Status(200));
         let mut s = spec(&format!("http://localhost:{}/", server.addr.port()));

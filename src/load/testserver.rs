@@ -22,6 +22,9 @@ pub enum Reply {
     Cut,
     /// Nothing: the connection is held open until the client closes it.
     Silence,
+    /// 200 `ok` in three writes with a pause before each of the last two: the status
+    /// line, the rest of the head, the body.
+    Dribble(Duration),
     /// These bytes as they are, then the connection closed when `close`.
     Raw { bytes: Vec<u8>, close: bool },
 }
@@ -224,6 +227,16 @@ fn serve(mut s: TcpStream, st: &State) {
                 let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok");
                 return;
             }
+            Reply::Dribble(pause) => s
+                .write_all(b"HTTP/1.1 200 OK\r\n")
+                .and_then(|()| {
+                    std::thread::sleep(pause);
+                    s.write_all(b"Content-Length: 2\r\n\r\n")
+                })
+                .and_then(|()| {
+                    std::thread::sleep(pause);
+                    s.write_all(b"ok")
+                }),
             Reply::Raw { bytes, close } => {
                 let r = s.write_all(&bytes);
                 if close {
