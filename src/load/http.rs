@@ -1091,17 +1091,25 @@ mod tests {
     #[test]
     #[ignore = "a measurement, run by hand"]
     fn throughput_against_wrk() {
-        // BENCHMARK_TEST_SERVER=threads: the test server with a thread per connection.
-        let threads = std::env::var("BENCHMARK_TEST_SERVER").is_ok_and(|v| v == "threads");
-        let (_slow, _fast, url) = if threads {
-            let s = TestServer::start(|_| Reply::Status(200));
-            let url = s.url("/");
-            (Some(s), None, url)
-        } else {
-            let s = FastServer::start();
-            let url = format!("http://{}/", s.addr);
-            (None, Some(s), url)
-        };
+        // The server in a process of its own, as it is for wrk: one in the engine's
+        // process would be cheaper to switch to.
+        let mut server = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "load::http::tests::fast_server_process",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+            ])
+            .env("BENCHMARK_FAST_SERVER_SECS", "120")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines =
+            std::io::BufRead::lines(std::io::BufReader::new(server.stdout.take().unwrap()));
+        let addr = lines
+            .find_map(|l| l.ok()?.strip_prefix("listening ").map(str::to_owned))
+            .expect("the server process says where it listens");
+        let url = format!("http://{addr}/");
         let secs = 2;
         let wrk = || {
             let out = std::process::Command::new("wrk")
@@ -1115,6 +1123,7 @@ mod tests {
                 .unwrap_or_else(|| panic!("no Requests/sec in {text}"))
         };
         let engine = || {
+            let wall = Instant::now();
             let m = run(
                 &spec(&url),
                 &Drive {
@@ -1125,7 +1134,12 @@ mod tests {
                 },
             );
             assert_eq!(m.failed, 0, "{:?}", m.failure_samples);
-            m.succeeded as f64 / m.elapsed.as_secs_f64()
+            // The engine's own clock, checked against the wall's (runtime start and stop
+            // included).
+            let wall = m.succeeded as f64 / wall.elapsed().as_secs_f64();
+            let own = m.succeeded as f64 / m.elapsed.as_secs_f64();
+            assert!(wall <= own && wall > own * 0.8, "{wall} {own}");
+            own
         };
         // Alternated, on a machine that others may be using.
         let mut ratios = Vec::new();
@@ -1142,5 +1156,22 @@ mod tests {
         }
         ratios.sort_by(f64::total_cmp);
         println!("median engine/wrk: {:.2}", (ratios[3] + ratios[4]) / 2.0);
+        let _ = server.kill();
+        let _ = server.wait();
+    }
+
+    /// The server of [`throughput_against_wrk`], for `BENCHMARK_FAST_SERVER_SECS`.
+    #[test]
+    #[ignore = "run by throughput_against_wrk"]
+    fn fast_server_process() {
+        let Some(secs) = std::env::var("BENCHMARK_FAST_SERVER_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+        else {
+            return;
+        };
+        let server = FastServer::start();
+        println!("listening {}", server.addr);
+        std::thread::sleep(Duration::from_secs(secs));
     }
 }
