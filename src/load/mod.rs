@@ -14,7 +14,10 @@
 
 pub mod command;
 pub mod engine;
+pub mod http;
 pub mod latency;
+#[cfg(test)]
+pub(crate) mod testserver;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -117,7 +120,10 @@ pub struct LoadRecord {
     pub throughput_per_s: f64,
     /// Failed operations by cause: `exit:N` (a command's exit code), `signal:N`,
     /// `timeout`, `spawn` (the command did not start), `http:NNN` (an HTTP status not
-    /// expected), `connect`, `io` (the connection failed during the request).
+    /// expected), `connect` (the host could not be resolved or connected to), `io` (the
+    /// connection failed during the request: reset, closed before the response ended,
+    /// or a malformed response; a kept connection the server had closed while idle is
+    /// not a failure, the request is sent again on a new one).
     pub failures: BTreeMap<String, u64>,
     /// What the first few failures said (cause, and a command's last lines of stderr or
     /// the error), at most [`engine::MAX_FAILURE_SAMPLES`].
