@@ -8,6 +8,7 @@ use crate::event::{Event, Reporter};
 use crate::format::iso;
 use crate::load::command::CommandOp;
 use crate::load::engine::{self, Measured};
+use crate::load::http::HttpOp;
 use crate::load::{LoadRecord, Progress};
 use crate::receipt::{Status, Warning, WarningCode as Code};
 use crate::suite::{Load, LoadOp};
@@ -73,7 +74,11 @@ impl Ctx<'_> {
                 };
                 engine::drive(op, &load.drive, &cancelled, &mut progress)
             }
-            LoadOp::Http(spec) => Err(std::io::Error::other(format!("HTTP-MERGE {spec:?}"))),
+            LoadOp::Http(spec) => match HttpOp::new(spec) {
+                Ok(op) => engine::drive(op, &load.drive, &cancelled, &mut progress),
+                // Checked when the suite was read; here only if that check changed.
+                Err(e) => Err(std::io::Error::other(e)),
+            },
         };
         let finished_at = SystemTime::now();
         let resources = match (self.sampler, window) {
@@ -157,6 +162,18 @@ impl Ctx<'_> {
                 ),
             ));
         }
+        // Not one operation succeeded: nothing was measured, as when a step fails.
+        let none_succeeded = record.ops > 0 && record.succeeded == 0 && !interrupted;
+        if none_succeeded {
+            warnings.push(Warning::step(
+                Code::StepFailed,
+                &load.id,
+                format!(
+                    "load `{}` failed: none of its {} operations succeeded; check that what it drives is up (the first failure says why)",
+                    load.id, record.ops
+                ),
+            ));
+        }
         let status = if timed_out.get() {
             warnings.push(Warning::step(
                 Code::TimedOut,
@@ -169,7 +186,7 @@ impl Ctx<'_> {
             Status::TimedOut
         } else if interrupted {
             Status::Interrupted
-        } else if warnings.iter().any(|w| w.code == Code::StepFailed) {
+        } else if none_succeeded || warnings.iter().any(|w| w.code == Code::StepFailed) {
             Status::Failed
         } else {
             Status::Ok

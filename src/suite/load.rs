@@ -206,14 +206,6 @@ pub(super) fn scenario(
     })
 }
 
-fn check_url(spec: &HttpSpec) -> Result<(), String> {
-    if spec.url.starts_with("http://") {
-        Ok(())
-    } else {
-        Err(format!("`{}` is not an http:// URL", spec.url))
-    }
-}
-
 /// `"50/s"`, `"3000/min"`, `"2/ms"`, `"1/h"`, or a number per second.
 pub(super) fn parse_rate(text: &str) -> Result<f64, String> {
     let t = text.trim();
@@ -293,7 +285,8 @@ fn http_spec(raw: Spanned<RawHttp>, id: &str) -> Result<HttpSpec, Located> {
         reuse: h.reuse.unwrap_or(true),
         expect_status,
     };
-    check_url(&spec).map_err(|e| (h.url.span(), format!("load scenario `{id}`: {e}"), None))?;
+    crate::load::http::HttpOp::new(&spec)
+        .map_err(|e| (h.url.span(), format!("load scenario `{id}`: {e}"), None))?;
     Ok(spec)
 }
 

@@ -317,3 +317,108 @@ concurrency = 2
     assert_eq!(complete.latency.count, 120);
     assert_eq!(complete.p95_ms.n, 12);
 }
+
+/// A keep-alive HTTP/1.1 server on 127.0.0.1 answering each request `ok` (bodiless
+/// requests, a thread per connection); its address.
+fn http_server() -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut conn = conn;
+                let mut buf = [0u8; 4096];
+                let mut seen = Vec::new();
+                while let Ok(n) = conn.read(&mut buf) {
+                    if n == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                        seen.drain(..end + 4);
+                        let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+                        if conn.write_all(reply).is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    format!("http://{addr}/")
+}
+
+#[test]
+fn an_http_scenario_times_connect_first_byte_and_complete() {
+    let url = http_server();
+    let b = bench().suite(&format!(
+        r#"
+[suite]
+runs = 2
+warmup = 0
+[monitor]
+docker = "off"
+[[load]]
+id = "api"
+http = {{ url = "{url}", headers = {{ x-test = "1" }} }}
+total = 200
+concurrency = 4
+[[slo]]
+expr = "load.api.first_byte.p99 <= 5s"
+[[slo]]
+expr = "load.api.throughput >= 10/s"
+"#
+    ));
+    let done = b.run().code(0);
+    for n in 1..=2 {
+        let l = &done.run_receipt(n).load[0];
+        assert_eq!(
+            (l.operation.as_str(), l.ops, l.succeeded),
+            ("http", 200, 200)
+        );
+        let names: Vec<&str> = l.phases.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["connect", "first_byte", "complete"]);
+        // One connection per worker, kept for the next request.
+        assert!(l.phases[0].latency.count <= 4, "{:?}", l.phases[0]);
+        assert_eq!(l.phases[2].latency.count, 200);
+        assert!(l.cpu_user_ms.is_none() && l.harness_cpu_ms.is_some());
+    }
+    let s = done.summary();
+    assert!(
+        s.slos.iter().all(|g| g.status == GateStatus::Pass),
+        "{:?}",
+        s.slos
+    );
+}
+
+#[test]
+fn a_scenario_of_which_no_operation_succeeded_fails_the_run() {
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let b = bench().suite(&format!(
+        r#"
+[suite]
+runs = 3
+warmup = 0
+[monitor]
+docker = "off"
+[[load]]
+id = "down"
+http = {{ url = "http://127.0.0.1:{port}/" }}
+total = 5
+"#
+    ));
+    let done = b.run().code(3);
+    let out = done.stdout() + &done.stderr();
+    assert!(out.contains("none of its 5 operations succeeded"), "{out}");
+    assert!(out.contains("connect ×5"), "{out}");
+    let l = &done.run_receipt(1).load[0];
+    assert_eq!(l.failures.get("connect"), Some(&5));
+    // The first failed run stops the invocation, as a failed step does.
+    assert_eq!(done.summary().runs, 1);
+}
