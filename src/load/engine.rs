@@ -1,4 +1,4 @@
-//! The load engine: workers on a tokio runtime take operations one after another (closed
+//! The load engine: workers on tokio runtimes (one per core, each on its own thread) take operations one after another (closed
 //! loop) or as a pacer thread makes them due (open loop), time their phases, and record
 //! them into one recorder whose memory does not grow with the number of operations.
 //!
@@ -341,6 +341,72 @@ struct Shared<O: Operation> {
     pacing: Option<Pacing>,
     workers_live: AtomicU64,
     workers_done: Notify,
+    /// The runtimes workers are started on, in turn.
+    threads: Vec<tokio::runtime::Handle>,
+    next_thread: std::sync::atomic::AtomicUsize,
+}
+
+/// One current-thread runtime per OS thread: a worker's I/O, timers and child processes
+/// are handled by the thread it runs on, and no wake-up is handed between threads (a
+/// work-stealing runtime's hand-offs cost a command operation about a fifth of its
+/// throughput here).
+struct Threads {
+    handles: Vec<tokio::runtime::Handle>,
+    finish: watch::Sender<bool>,
+    joins: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Threads {
+    fn start(n: usize) -> std::io::Result<Threads> {
+        let (finish, finished) = watch::channel(false);
+        let mut threads = Threads {
+            handles: Vec::new(),
+            finish,
+            joins: Vec::new(),
+        };
+        for i in 0..n {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let mut finished = finished.clone();
+            let join = std::thread::Builder::new()
+                .name(format!("benchmark-load-{i}"))
+                .spawn(move || {
+                    let rt = match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(rt) => rt,
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    let _ = tx.send(Ok(rt.handle().clone()));
+                    rt.block_on(async {
+                        let _ = finished.wait_for(|f| *f).await;
+                    });
+                })?;
+            threads.joins.push(join);
+            let handle = rx
+                .recv()
+                .map_err(|_| std::io::Error::other("a load thread ended at its start"))??;
+            threads.handles.push(handle);
+        }
+        Ok(threads)
+    }
+
+    /// Stop the runtimes (every worker has ended) and wait for their threads.
+    fn finish(mut self) {
+        let _ = self.finish.send(true);
+        for j in std::mem::take(&mut self.joins) {
+            let _ = j.join();
+        }
+    }
+}
+
+impl Drop for Threads {
+    fn drop(&mut self) {
+        let _ = self.finish.send(true);
+    }
 }
 
 struct Pacing {
@@ -379,10 +445,10 @@ pub fn drive<O: Operation>(
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(usize::try_from(capacity).unwrap_or(usize::MAX));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads.max(1))
-        .thread_name("benchmark-load")
-        .enable_all()
+    let pool = Threads::start(threads.max(1))?;
+    // This thread's: the progress ticks and the wait for the workers.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()?;
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let total = match drive.stop {
@@ -417,22 +483,23 @@ pub fn drive<O: Operation>(
         pacing,
         workers_live: AtomicU64::new(0),
         workers_done: Notify::new(),
+        threads: pool.handles.clone(),
+        next_thread: std::sync::atomic::AtomicUsize::new(0),
     });
 
     let pacer = match shared.pacing {
         None => {
             for _ in 0..capacity {
-                spawn_worker(&shared, runtime.handle());
+                spawn_worker(&shared);
             }
             None
         }
         Some(_) => {
             let shared = shared.clone();
-            let handle = runtime.handle().clone();
             Some(
                 std::thread::Builder::new()
                     .name("benchmark-pacer".into())
-                    .spawn(move || pace(&shared, &handle))?,
+                    .spawn(move || pace(&shared))?,
             )
         }
     };
@@ -475,6 +542,7 @@ pub fn drive<O: Operation>(
         let _ = p.join();
     }
     drop(runtime);
+    pool.finish();
 
     let names = shared.names.all();
     let backlog_max = shared
@@ -534,7 +602,9 @@ pub fn open_loop_ops(d: Duration, rate: f64) -> u64 {
     }
 }
 
-fn spawn_worker<O: Operation>(shared: &Arc<Shared<O>>, handle: &tokio::runtime::Handle) {
+fn spawn_worker<O: Operation>(shared: &Arc<Shared<O>>) {
+    let turn = shared.next_thread.fetch_add(1, Ordering::Relaxed);
+    let handle = &shared.threads[turn % shared.threads.len()];
     shared.workers_live.fetch_add(1, Ordering::AcqRel);
     if let Some(p) = &shared.pacing {
         p.spawned.fetch_add(1, Ordering::AcqRel);
@@ -550,7 +620,7 @@ fn spawn_worker<O: Operation>(shared: &Arc<Shared<O>>, handle: &tokio::runtime::
 /// The open loop's pacer: releases operations as they become due, starts workers as the
 /// backlog needs them, and when the last operation is released (or on interruption)
 /// wakes every worker to stop.
-fn pace<O: Operation>(shared: &Arc<Shared<O>>, handle: &tokio::runtime::Handle) {
+fn pace<O: Operation>(shared: &Arc<Shared<O>>) {
     let Some(p) = &shared.pacing else { return };
     #[cfg(target_os = "linux")]
     // SAFETY: prctl with PR_SET_TIMERSLACK takes an integer and affects this thread only.
@@ -589,7 +659,7 @@ fn pace<O: Operation>(shared: &Arc<Shared<O>>, handle: &tokio::runtime::Handle) 
             let room = max_workers.saturating_sub(p.spawned.load(Ordering::Acquire));
             let start = waiting.min(room);
             for _ in 0..start {
-                spawn_worker(shared, handle);
+                spawn_worker(shared);
             }
             p.backlog_max.fetch_max(waiting - start, Ordering::Relaxed);
         }
