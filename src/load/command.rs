@@ -1,9 +1,9 @@
 //! A shell command per operation: `sh -c RUN` with `$BENCHMARK_OP_INDEX`, in a process
 //! group of its own that is killed when the operation ends (nothing it started is left
-//! running) or is stopped (a timeout, an interruption). `::bench:: phase NAME` lines on
-//! its stdout are stamped as they arrive; `complete` is its exit. Its other output is
-//! read and dropped, except the last lines of stderr, which say why a failed operation
-//! failed.
+//! running) or is stopped (a timeout, an interruption). Its stdout and stderr share one
+//! pipe: `::bench:: phase NAME` lines on it are stamped as they arrive; `complete` is its
+//! exit. Its other output is read and dropped, except the last lines, which say why a
+//! failed operation failed.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -16,8 +16,8 @@ use super::Failure;
 use super::engine::{Marks, Operation};
 use crate::control::{self, Control, ControlScanner};
 
-/// Bytes of stderr kept for a failure's message.
-const STDERR_TAIL: usize = 2048;
+/// Bytes of output kept for a failure's message.
+const OUTPUT_TAIL: usize = 2048;
 
 /// What each operation runs.
 #[derive(Debug, Clone)]
@@ -31,11 +31,12 @@ pub struct CommandOp {
     pub expect_exit: Vec<i32>,
 }
 
-/// A worker's reusable buffers.
+/// A worker's command, set up once and spawned for each operation, and its reusable
+/// buffers.
 #[derive(Debug)]
 pub struct Buffers {
+    cmd: tokio::process::Command,
     out: Vec<u8>,
-    err: Vec<u8>,
     tail: Vec<u8>,
     scanner: ControlScanner,
 }
@@ -59,37 +60,54 @@ impl Operation for CommandOp {
     type Worker = Buffers;
 
     fn worker(&self) -> Buffers {
+        let mut cmd = tokio::process::Command::new(&self.program);
+        cmd.args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .process_group(0)
+            .kill_on_drop(true);
+        // A `chdir` in each child only where it changes something.
+        let here = std::env::current_dir().ok();
+        if let Some(dir) = &self.cwd
+            && std::fs::canonicalize(dir).ok() != here
+        {
+            cmd.current_dir(dir);
+        }
         Buffers {
+            cmd,
             // Small: a worker per operation in flight, and only control lines matter.
             out: vec![0; 4 * 1024],
-            err: vec![0; 1024],
-            tail: Vec::with_capacity(STDERR_TAIL),
+            tail: Vec::with_capacity(OUTPUT_TAIL),
             scanner: ControlScanner::default(),
         }
     }
 
     async fn run(&self, b: &mut Buffers, index: u64, marks: &mut Marks) -> Result<(), Failure> {
-        let mut cmd = tokio::process::Command::new(&self.program);
-        cmd.args(&self.args)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .env("BENCHMARK_OP_INDEX", index.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
-        if let Some(dir) = &self.cwd {
-            cmd.current_dir(dir);
-        }
-        let mut child = cmd.spawn().map_err(|e| {
+        // One pipe for stdout and stderr: control lines are read from it, and the last
+        // bytes kept say why a failed operation failed.
+        let (out, write) = pipe().map_err(|e| Failure::new("spawn", format!("a pipe: {e}")))?;
+        let spawned = match write.try_clone() {
+            Ok(write2) => b
+                .cmd
+                .env("BENCHMARK_OP_INDEX", index.to_string())
+                .stdout(Stdio::from(write))
+                .stderr(Stdio::from(write2))
+                .spawn(),
+            Err(e) => Err(e),
+        };
+        // The parent's copies of the write end go now: the pipe ends with the command.
+        b.cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        let mut child = spawned.map_err(|e| {
             Failure::new(
                 "spawn",
                 format!("{} did not start: {e}", self.program.to_string_lossy()),
             )
         })?;
         let _group = Group(child.id().and_then(|p| i32::try_from(p).ok()));
-        let mut stdout = child.stdout.take();
-        let mut stderr = child.stderr.take();
+        let mut out = Some(
+            tokio::net::unix::pipe::Receiver::from_owned_fd_unchecked(out)
+                .map_err(|e| Failure::new("io", format!("reading its output: {e}")))?,
+        );
         b.tail.clear();
         b.scanner = ControlScanner::default();
         let mut on_line = |line: &str, at: Instant| {
@@ -99,30 +117,27 @@ impl Operation for CommandOp {
         };
         let status = loop {
             tokio::select! {
-                n = read(&mut stdout, &mut b.out) => match n {
-                    Some(n) => b.scanner.feed(&b.out[..n], Instant::now(), &mut on_line),
-                    None => stdout = None,
-                },
-                n = read(&mut stderr, &mut b.err) => match n {
-                    Some(n) => keep_tail(&mut b.tail, &b.err[..n]),
-                    None => stderr = None,
+                n = read(&mut out, &mut b.out) => match n {
+                    Some(n) => {
+                        b.scanner.feed(&b.out[..n], Instant::now(), &mut on_line);
+                        keep_tail(&mut b.tail, &b.out[..n]);
+                    }
+                    None => out = None,
                 },
                 status = child.wait() => break status,
             }
         };
         let exited = Instant::now();
-        // What the command wrote before it exited is in the pipes: read it without
+        // What the command wrote before it exited is in the pipe: read it without
         // waiting for writers it left behind (killed with its group on return).
-        if let Some(out) = stdout.as_mut() {
+        if let Some(out) = out.as_mut() {
             drain(out, &mut b.out, |chunk| {
                 b.scanner.feed(chunk, exited, &mut on_line);
+                keep_tail(&mut b.tail, chunk);
             });
         }
         b.scanner.finish(exited, &mut on_line);
         marks.end(exited);
-        if let Some(err) = stderr.as_mut() {
-            drain(err, &mut b.err, |chunk| keep_tail(&mut b.tail, chunk));
-        }
         let status = status.map_err(|e| Failure::new("io", format!("waiting for it: {e}")))?;
         use std::os::unix::process::ExitStatusExt;
         let (cause, code) = match (status.code(), status.signal()) {
@@ -180,19 +195,43 @@ fn drain<R: tokio::io::AsyncRead + Unpin>(
     }
 }
 
+/// A pipe: its read end non-blocking (for the runtime), its write end blocking (for the
+/// command), both close-on-exec.
+fn pipe() -> std::io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl};
+    #[cfg(not(target_os = "macos"))]
+    let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
+    #[cfg(target_os = "macos")]
+    let (read, write) = {
+        // No pipe2 on macOS: close-on-exec set right after (the harness spawns from
+        // these threads only, which are all here).
+        use nix::fcntl::FdFlag;
+        let (r, w) = nix::unistd::pipe()?;
+        fcntl(&r, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))?;
+        fcntl(&w, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))?;
+        (r, w)
+    };
+    fcntl(&read, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
+    Ok((read, write))
+}
+
 fn keep_tail(tail: &mut Vec<u8>, chunk: &[u8]) {
-    if chunk.len() >= STDERR_TAIL {
+    if chunk.len() >= OUTPUT_TAIL {
         tail.clear();
-        tail.extend_from_slice(&chunk[chunk.len() - STDERR_TAIL..]);
+        tail.extend_from_slice(&chunk[chunk.len() - OUTPUT_TAIL..]);
         return;
     }
-    let over = (tail.len() + chunk.len()).saturating_sub(STDERR_TAIL);
+    let over = (tail.len() + chunk.len()).saturating_sub(OUTPUT_TAIL);
     tail.drain(..over);
     tail.extend_from_slice(chunk);
 }
 
+/// The last `n` lines that say something (control lines are for the harness).
 fn last_lines(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with(control::PREFIX))
+        .collect();
     lines[lines.len().saturating_sub(n)..].join(" / ")
 }
 
@@ -301,12 +340,12 @@ mod tests {
     }
 
     #[test]
-    fn the_stderr_tail_keeps_the_last_bytes() {
+    fn the_output_tail_keeps_the_last_bytes() {
         let mut t = Vec::new();
         keep_tail(&mut t, &[b'a'; 3000]);
-        assert_eq!(t.len(), STDERR_TAIL);
+        assert_eq!(t.len(), OUTPUT_TAIL);
         keep_tail(&mut t, b"xyz");
-        assert_eq!(t.len(), STDERR_TAIL);
+        assert_eq!(t.len(), OUTPUT_TAIL);
         assert!(t.ends_with(b"axyz"));
         assert_eq!(last_lines("a\n\nb\nc\nd\n", 2), "c / d");
     }
