@@ -686,7 +686,7 @@ mod tests {
 
     use super::*;
     use crate::load::engine::{Measured, drive};
-    use crate::load::testserver::{FastServer, Reply, TestServer};
+    use crate::load::testserver::{Reply, TestServer};
     use crate::load::{Arrival, COMPLETE, Drive, Stop};
 
     fn spec(url: &str) -> HttpSpec {
@@ -1083,95 +1083,5 @@ mod tests {
         assert_eq!((u.authority, u.path.as_str()), ("[::1]:81", "/x"));
         let op = HttpOp::new(&spec("http://h:81/p")).unwrap();
         assert_eq!(&*op.request, b"GET /p HTTP/1.1\r\nHost: h:81\r\n\r\n");
-    }
-
-    /// Not a test: requests per second of `wrk` and of the engine against the same
-    /// loopback server. `cargo test --release --lib load::http::tests::throughput --
-    /// --ignored --nocapture`
-    #[test]
-    #[ignore = "a measurement, run by hand"]
-    fn throughput_against_wrk() {
-        // The server in a process of its own, as it is for wrk: one in the engine's
-        // process would be cheaper to switch to.
-        let mut server = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "load::http::tests::fast_server_process",
-                "--exact",
-                "--ignored",
-                "--nocapture",
-            ])
-            .env("BENCHMARK_FAST_SERVER_SECS", "120")
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines =
-            std::io::BufRead::lines(std::io::BufReader::new(server.stdout.take().unwrap()));
-        let addr = lines
-            .find_map(|l| l.ok()?.strip_prefix("listening ").map(str::to_owned))
-            .expect("the server process says where it listens");
-        let url = format!("http://{addr}/");
-        let secs = 2;
-        let wrk = || {
-            let out = std::process::Command::new("wrk")
-                .args(["-t2", "-c8", &format!("-d{secs}s"), &url])
-                .output()
-                .expect("wrk runs (apt-get install wrk)");
-            let text = String::from_utf8_lossy(&out.stdout);
-            text.lines()
-                .find_map(|l| l.strip_prefix("Requests/sec:"))
-                .and_then(|v| v.trim().parse::<f64>().ok())
-                .unwrap_or_else(|| panic!("no Requests/sec in {text}"))
-        };
-        let engine = || {
-            let wall = Instant::now();
-            let m = run(
-                &spec(&url),
-                &Drive {
-                    arrival: Arrival::Closed { concurrency: 8 },
-                    stop: Stop::Duration(Duration::from_secs(secs)),
-                    warmup_ops: 0,
-                    timeout: None,
-                },
-            );
-            assert_eq!(m.failed, 0, "{:?}", m.failure_samples);
-            // The engine's own clock, checked against the wall's (runtime start and stop
-            // included).
-            let wall = m.succeeded as f64 / wall.elapsed().as_secs_f64();
-            let own = m.succeeded as f64 / m.elapsed.as_secs_f64();
-            assert!(wall <= own && wall > own * 0.8, "{wall} {own}");
-            own
-        };
-        // Alternated, on a machine that others may be using.
-        let mut ratios = Vec::new();
-        for round in 0..8 {
-            let (w, e) = if round % 2 == 0 {
-                let w = wrk();
-                (w, engine())
-            } else {
-                let e = engine();
-                (wrk(), e)
-            };
-            println!("round {round}: wrk {w:.0}/s, engine {e:.0}/s, {:.2}", e / w);
-            ratios.push(e / w);
-        }
-        ratios.sort_by(f64::total_cmp);
-        println!("median engine/wrk: {:.2}", (ratios[3] + ratios[4]) / 2.0);
-        let _ = server.kill();
-        let _ = server.wait();
-    }
-
-    /// The server of [`throughput_against_wrk`], for `BENCHMARK_FAST_SERVER_SECS`.
-    #[test]
-    #[ignore = "run by throughput_against_wrk"]
-    fn fast_server_process() {
-        let Some(secs) = std::env::var("BENCHMARK_FAST_SERVER_SECS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-        else {
-            return;
-        };
-        let server = FastServer::start();
-        println!("listening {}", server.addr);
-        std::thread::sleep(Duration::from_secs(secs));
     }
 }
