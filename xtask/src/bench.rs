@@ -1,5 +1,6 @@
-//! `cargo xtask bench`: the harness's own benchmarks (benches/overhead.rs), side by side
-//! with hyperfine and BenchExec's runexec in one run.
+//! `cargo xtask bench`: the harness's own benchmarks, side by side with independent
+//! measurers in one run: benches/overhead.rs (hyperfine, BenchExec's runexec) and
+//! benches/load.rs (a raw spawn loop, wrk).
 
 use anyhow::Result;
 use xshell::cmd;
@@ -23,13 +24,16 @@ pub fn run(args: Args) -> Result<()> {
         "runexec",
         "install BenchExec (`pip install benchexec`; `runexec --no-container` runs as root)",
     )?;
+    tools::require("wrk", "install it (Debian: `apt-get install wrk`)")?;
     let sh = crate::shell()?;
     let cargo = crate::cargo();
     let rest = &args.rest;
-    cmd!(
-        sh,
-        "{cargo} bench --locked --package benchmark --bench overhead -- {rest...}"
-    )
-    .run()?;
+    for bench in ["overhead", "load"] {
+        cmd!(
+            sh,
+            "{cargo} bench --locked --package benchmark --bench {bench} -- {rest...}"
+        )
+        .run()?;
+    }
     Ok(())
 }
