@@ -117,8 +117,12 @@
             # the Docker ping test of a silent TCP port listens on loopback; the tests' scripts
             # are `/bin/sh` ones, which the sandbox has, so no shebang needs patching
             __darwinAllowLocalNetworking = true;
-            # the integration tests start escaping daemons with `setsid` (util-linux)
-            nativeBuildInputs = lib.optionals pkgs.stdenv.hostPlatform.isLinux [ pkgs.util-linux ];
+            # the integration tests start escaping daemons with `setsid` (util-linux); a
+            # load test's operation stamps its own clock with python3
+            nativeBuildInputs = [
+              pkgs.python3
+            ]
+            ++ lib.optionals pkgs.stdenv.hostPlatform.isLinux [ pkgs.util-linux ];
           }
         );
 
