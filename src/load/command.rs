@@ -240,8 +240,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::load::Drive;
     use crate::load::engine::drive;
-    use crate::load::{Arrival, Drive, Stop};
 
     fn sh(run: &str) -> CommandOp {
         CommandOp {
@@ -254,12 +254,7 @@ mod tests {
     }
 
     fn closed(c: u32, total: u64) -> Drive {
-        Drive {
-            arrival: Arrival::Closed { concurrency: c },
-            stop: Stop::Total(total),
-            warmup_ops: 0,
-            timeout: Some(Duration::from_secs(20)),
-        }
+        Drive::closed(c, total, Some(Duration::from_secs(20)))
     }
 
     #[test]

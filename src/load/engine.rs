@@ -786,12 +786,7 @@ mod tests {
     }
 
     fn closed(c: u32, total: u64) -> Drive {
-        Drive {
-            arrival: Arrival::Closed { concurrency: c },
-            stop: Stop::Total(total),
-            warmup_ops: 0,
-            timeout: None,
-        }
+        Drive::closed(c, total, None)
     }
 
     fn run<O: Operation>(op: O, d: &Drive) -> Measured {

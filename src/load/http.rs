@@ -701,12 +701,7 @@ mod tests {
     }
 
     fn closed(c: u32, total: u64) -> Drive {
-        Drive {
-            arrival: Arrival::Closed { concurrency: c },
-            stop: Stop::Total(total),
-            warmup_ops: 0,
-            timeout: Some(Duration::from_secs(20)),
-        }
+        Drive::closed(c, total, Some(Duration::from_secs(20)))
     }
 
     fn run(spec: &HttpSpec, d: &Drive) -> Measured {

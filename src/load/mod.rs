@@ -78,6 +78,18 @@ pub struct Drive {
     pub timeout: Option<Duration>,
 }
 
+impl Drive {
+    /// `total` operations by `concurrency` workers, each within `timeout`, no warm-up.
+    pub fn closed(concurrency: u32, total: u64, timeout: Option<Duration>) -> Drive {
+        Drive {
+            arrival: Arrival::Closed { concurrency },
+            stop: Stop::Total(total),
+            warmup_ops: 0,
+            timeout,
+        }
+    }
+}
+
 /// Open loop: `rate` with no `concurrency` may have this many operations in flight.
 pub const DEFAULT_MAX_IN_FLIGHT: u32 = 1000;
 

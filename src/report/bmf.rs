@@ -17,9 +17,7 @@ pub struct Exporter;
 
 impl super::Exporter for Exporter {
     fn receipts(&self, receipts: &[super::Receipt]) -> Vec<u8> {
-        let mut b = serde_json::to_vec_pretty(&render(&receipts[0].summary)).expect("JSON");
-        b.push(b'\n');
-        b
+        super::json(&render(&receipts[0].summary))
     }
 }
 

@@ -16,9 +16,7 @@ pub struct Exporter(pub Direction);
 
 impl super::Exporter for Exporter {
     fn receipts(&self, receipts: &[super::Receipt]) -> Vec<u8> {
-        let mut b = serde_json::to_vec_pretty(&render(&receipts[0].summary, self.0)).expect("JSON");
-        b.push(b'\n');
-        b
+        super::json(&render(&receipts[0].summary, self.0))
     }
 }
 

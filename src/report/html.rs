@@ -206,27 +206,43 @@ fn phases(s: &StepSummary) -> String {
         for (i, p) in s.phases.iter().enumerate() {
             let x = 16 + (i as i32 % 2) * 272;
             let y = 8 + (i as i32 / 2) * 22;
-            legend
-                .draw(&Rectangle::new(
-                    [(x, y), (x + 12, y + 12)],
-                    PALETTE[i % PALETTE.len()].filled(),
-                ))
-                .map_err(|e| e.to_string())?;
-            legend
-                .draw(&Text::new(
-                    format!(
-                        "{}  {} (p95 {})",
-                        p.name,
-                        ms(p.duration_ms.median),
-                        ms(p.duration_ms.p95)
-                    ),
-                    (x + 18, y),
-                    (FONT, 18).into_font().color(&INK),
-                ))
-                .map_err(|e| e.to_string())?;
+            legend_entry(
+                &legend,
+                (x, y),
+                i,
+                format!(
+                    "{}  {} (p95 {})",
+                    p.name,
+                    ms(p.duration_ms.median),
+                    ms(p.duration_ms.p95)
+                ),
+            )?;
         }
         Ok(())
     })
+}
+
+/// One entry of a chart's legend at `(x, y)`: the `i`-th colour's square and `text`.
+fn legend_entry(
+    legend: &DrawingArea<SVGBackend<'_>, Shift>,
+    (x, y): (i32, i32),
+    i: usize,
+    text: String,
+) -> Result<(), String> {
+    legend
+        .draw(&Rectangle::new(
+            [(x, y), (x + 12, y + 12)],
+            PALETTE[i % PALETTE.len()].filled(),
+        ))
+        .map_err(|e| e.to_string())?;
+    legend
+        .draw(&Text::new(
+            text,
+            (x + 18, y),
+            (FONT, 18).into_font().color(&INK),
+        ))
+        .map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 /// The low end of the interval of the mean, not below zero for a measure that never is.
@@ -368,19 +384,7 @@ fn percentiles(l: &crate::load::LoadSummary) -> String {
         for (i, p) in l.phases.iter().enumerate() {
             let x = 16 + (i as i32 % 3) * 180;
             let y = 2 + (i as i32 / 3) * 22;
-            legend
-                .draw(&Rectangle::new(
-                    [(x, y), (x + 12, y + 12)],
-                    PALETTE[i % PALETTE.len()].filled(),
-                ))
-                .map_err(|e| e.to_string())?;
-            legend
-                .draw(&Text::new(
-                    p.name.clone(),
-                    (x + 18, y),
-                    (FONT, 18).into_font().color(&INK),
-                ))
-                .map_err(|e| e.to_string())?;
+            legend_entry(&legend, (x, y), i, p.name.clone())?;
         }
         Ok(())
     })

@@ -220,7 +220,8 @@ impl Exporter for Json {
     }
 }
 
-fn json(v: &impl serde::Serialize) -> Vec<u8> {
+/// Pretty JSON with a final newline: the JSON formats' bytes.
+pub(crate) fn json(v: &impl serde::Serialize) -> Vec<u8> {
     let mut b = serde_json::to_vec_pretty(v).expect("receipts serialize");
     b.push(b'\n');
     b

@@ -3,7 +3,11 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+#[cfg(target_os = "linux")]
+use std::process::{Child, ExitStatus};
 use std::process::{Command, Output, Stdio};
+#[cfg(target_os = "linux")]
+use std::time::{Duration, Instant};
 
 use benchmark::receipt::{RunReceipt, SchemaKind, Summary, schema};
 
@@ -174,4 +178,63 @@ pub fn alive(pid: i32) -> bool {
         }
         Err(_) => false,
     }
+}
+
+// ---- A harness in the background, for signals (the tests that send them are Linux's) --
+
+#[cfg(target_os = "linux")]
+/// Wait until `path` exists.
+pub fn wait_for(path: &Path, within: Duration) {
+    let deadline = Instant::now() + within;
+    while !path.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{} did not appear in {within:?}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[cfg(target_os = "linux")]
+/// Wait for the harness to exit; kill it and fail past `within`.
+pub fn wait_exit(child: &mut Child, within: Duration) -> ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            panic!("the harness did not exit within {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[cfg(target_os = "linux")]
+/// Send `sig` to the harness.
+pub fn signal(child: &Child, sig: i32) {
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+}
+
+#[cfg(target_os = "linux")]
+/// `benchmark run` in the background, its TMPDIR inside the test's directory, its
+/// stdout and stderr closed at once (a terminal that went away).
+pub fn start(b: &Bench) -> Child {
+    let tmp = b.path("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mut child = b
+        .command()
+        .arg("run")
+        .env("TMPDIR", &tmp)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The terminal goes away: every later write to stdout or stderr fails.
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    child
 }

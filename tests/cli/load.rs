@@ -2,8 +2,6 @@
 //! stamped on arrival, failures by cause, gates, the open loop, interruption.
 
 #[cfg(target_os = "linux")]
-use std::process::Stdio;
-#[cfg(target_os = "linux")]
 use std::time::{Duration, Instant};
 
 use benchmark::load::Model;
@@ -225,32 +223,11 @@ total = 4
 concurrency = 2
 "#,
     );
-    let tmp = b.path("tmp");
-    std::fs::create_dir_all(&tmp).unwrap();
-    let mut child = b
-        .command()
-        .arg("run")
-        .env("TMPDIR", &tmp)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !b.path("started").exists() {
-        assert!(Instant::now() < deadline, "the second run did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut child = crate::helper::start(&b);
+    crate::helper::wait_for(&b.path("started"), Duration::from_secs(60));
     std::thread::sleep(Duration::from_millis(200));
-    // SAFETY: kill(2) on our own child.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "the harness did not exit");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    crate::helper::signal(&child, libc::SIGINT);
+    let status = crate::helper::wait_exit(&mut child, Duration::from_secs(30));
     assert_eq!(status.code(), Some(130));
     let s = crate::helper::summary_in(&b.path("bench-out"));
     assert_eq!((s.status, s.runs), (Status::Interrupted, 1));

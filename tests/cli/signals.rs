@@ -2,43 +2,13 @@
 //! and a second Ctrl-C skips the teardown but still kills and removes everything the run
 //! started.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, ExitStatus, Stdio};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::helper::{Bench, alive, bench, run_receipt_in, summary_in};
+use crate::helper::{
+    Bench, alive, bench, run_receipt_in, signal, start, summary_in, wait_exit, wait_for,
+};
 use benchmark::receipt::Status;
-
-fn wait_for(path: &Path, within: Duration) {
-    let deadline = Instant::now() + within;
-    while !path.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "{} did not appear in {within:?}",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn wait_exit(child: &mut Child, within: Duration) -> ExitStatus {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            panic!("the harness did not exit within {within:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn signal(child: &Child, sig: i32) {
-    // SAFETY: kill(2) on our own child's pid.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
-}
 
 /// Poll until every pid in the file is gone (a zombie counts as gone).
 fn assert_all_gone(b: &Bench, file: &str) {
@@ -91,23 +61,6 @@ fn leftovers_on_disk(b: &Bench) -> Vec<String> {
         }
     }
     out
-}
-
-fn start(b: &Bench) -> Child {
-    let tmp = b.path("tmp");
-    std::fs::create_dir_all(&tmp).unwrap();
-    let mut child = b
-        .command()
-        .arg("run")
-        .env("TMPDIR", &tmp)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The terminal goes away: every later write to stdout or stderr fails.
-    drop(child.stdout.take());
-    drop(child.stderr.take());
-    child
 }
 
 #[test]
