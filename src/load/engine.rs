@@ -89,6 +89,7 @@ impl Marks {
     fn reset(&mut self) {
         self.list.clear();
         self.end = None;
+        self.dropped = 0;
     }
 
     /// Phase `name` reached at `at`. `complete` is the operation's end, not a phase it
@@ -952,6 +953,27 @@ mod tests {
         marks.mark(COMPLETE, now);
         assert_eq!(marks.list.len(), MAX_PHASES);
         assert_eq!(marks.dropped, 3);
+    }
+
+    /// Marks 40 phase names per operation: past the limit, 8 lines per operation.
+    struct ManyPhases;
+
+    impl Operation for ManyPhases {
+        type Worker = ();
+        fn worker(&self) {}
+        async fn run(&self, _: &mut (), _: u64, marks: &mut Marks) -> Result<(), Failure> {
+            for i in 0..MAX_PHASES + 8 {
+                marks.mark(&format!("p{i}"), Instant::now());
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn phase_lines_past_the_limit_are_counted_once_each() {
+        let m = run(ManyPhases, &closed(2, 10));
+        assert_eq!(m.dropped_phases, 80);
+        assert_eq!(m.phases.len(), MAX_PHASES + 1);
     }
 
     #[test]
