@@ -3,7 +3,8 @@
 //! Prometheus Python client's OpenMetrics parser (Debian `python3-prometheus-client`),
 //! `xmllint --schema` against the Jenkins JUnit schema (Debian `libxml2-utils`), headless
 //! Chromium (Debian `chromium`); and the receipts themselves by `check-jsonschema` (PyPI)
-//! against the published schemas. A missing tool fails its test, naming the package: CI
+//! against the published schemas, their load histograms by HdrHistogram's Python port
+//! (PyPI `hdrhistogram`). A missing tool fails its test, naming the package: CI
 //! installs them (.ci/run).
 
 use std::path::{Path, PathBuf};
@@ -545,4 +546,50 @@ fn receipts_pass_check_jsonschema() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+/// The load histograms of a run receipt and of the summary are HdrHistogram's own
+/// interchange form: HdrHistogram's Python port (PyPI `hdrhistogram`) decodes each, with
+/// the count, min and max the receipt states.
+#[test]
+#[ignore = "needs the PyPI package hdrhistogram; cargo xtask ci runs it"]
+fn load_histograms_decode_with_hdrhistogram() {
+    let python = tool("python3", "python3");
+    let b = bench().suite(SUITE);
+    measured(&b, "out");
+    let check = Command::new(python)
+        .args([
+            "-c",
+            "import json, sys\n\
+             try:\n    from hdrh.histogram import HdrHistogram\n\
+             except ImportError:\n    sys.exit('hdrhistogram is not installed: pip install hdrhistogram, as .ci/run does')\n\
+             for path in sys.argv[1:]:\n\
+             \x20   for load in json.load(open(path))['load']:\n\
+             \x20       for p in load['phases']:\n\
+             \x20           h = HdrHistogram.decode(p['histogram'])\n\
+             \x20           print(path, p['name'], h.get_total_count(), h.get_min_value(), h.get_max_value(), p['latency']['count'], p['latency']['min_ms'], p['latency']['max_ms'])",
+        ])
+        .arg(b.path("out/run_1.json"))
+        .arg(b.path("out/perf.json"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success(),
+        "HdrHistogram's decoder: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let mut seen = 0;
+    for line in stdout.lines() {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        let n = |i: usize| w[i].parse::<f64>().unwrap();
+        // Count equal; min and max in microseconds against the receipt's milliseconds
+        // (HdrHistogram reports a bucket's lowest and highest equivalent values).
+        assert_eq!(n(2), n(5), "{line}");
+        assert!((n(3) / 1e3 - n(6)).abs() <= n(6) * 2e-3, "{line}");
+        assert!((n(4) / 1e3 - n(7)).abs() <= n(7) * 2e-3, "{line}");
+        seen += 1;
+    }
+    // schedule and complete, in run_1.json and in perf.json.
+    assert_eq!(seen, 4, "{stdout}");
 }
